@@ -1,0 +1,27 @@
+"""App configuration: the one place that wires the app into Django at start-up."""
+
+from django.apps import AppConfig
+
+
+class ProdPatternsConfig(AppConfig):
+    """Registers the system checks and attaches the context channel to new connections.
+
+    Nothing here raises on misconfiguration: problems are reported by the system checks in
+    :mod:`django_prodpatterns.checks`, so ``manage.py check`` can explain them.
+    """
+
+    name = "django_prodpatterns"
+    label = "prodpatterns"
+    verbose_name = "Production patterns"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from . import checks  # noqa: F401  (registers the checks)
+        from .db import session
+
+        connection_created.connect(
+            session.install, dispatch_uid="django_prodpatterns.db.session.install"
+        )
+        session.install_on_open_connections()

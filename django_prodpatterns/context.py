@@ -1,0 +1,200 @@
+"""The context channel's Python end: who is acting, for which tenant, and why.
+
+State lives in :mod:`contextvars`, never in thread-locals, so it follows the code that set
+it into threads started with ``contextvars.copy_context()``, into ``asgiref``'s
+``sync_to_async``/``async_to_sync`` and into asyncio tasks, and never leaks between
+concurrent requests. Every ``set`` is undone with its token, so contexts nest and each exit
+restores exactly what was there before.
+
+:mod:`django_prodpatterns.db.session` reads this state for every SQL statement and hands it
+to PostgreSQL as transaction-local settings; this module knows nothing about databases.
+
+Usage::
+
+    with tenant_context(shop):
+        with audit_context(actor=request.user, reason="support ticket 4711"):
+            ...
+
+    async with tenant_context(shop):
+        ...
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
+
+__all__ = [
+    "AuditInfo",
+    "audit_context",
+    "get_audit_info",
+    "get_current_actor",
+    "get_current_tenant",
+    "tenant_context",
+]
+
+T = TypeVar("T")
+
+# Keyword arguments of audit_context() that are first-class fields, not free-form extras.
+_AUDIT_FIELDS = ("request_id", "ip_address", "user_agent", "path")
+
+
+@dataclass(frozen=True)
+class AuditInfo:
+    """Who is acting and why; immutable, so a nested context is a modified copy."""
+
+    actor: Any = None
+    reason: str | None = None
+    request_id: str | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+    path: str | None = None
+    extra: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+    def merged(self, actor: Any, reason: str | None, values: dict[str, Any]) -> AuditInfo:
+        """Return a copy with the given values laid over this one (None keeps the outer)."""
+        changes: dict[str, Any] = {}
+        if actor is not None:
+            changes["actor"] = actor
+        if reason is not None:
+            changes["reason"] = reason
+        extra = dict(self.extra)
+        for key, value in values.items():
+            if key in _AUDIT_FIELDS:
+                if value is not None:
+                    changes[key] = str(value)
+            else:
+                extra[key] = value
+        changes["extra"] = MappingProxyType(extra)
+        return replace(self, **changes)
+
+    @property
+    def actor_id(self) -> str:
+        """The actor's primary key as text, or ``""`` when there is no actor."""
+        return key_of(self.actor)
+
+    @cached_property
+    def as_json(self) -> str:
+        """The snapshot PostgreSQL receives as ``prodpatterns.context`` (None values left out)."""
+        data: dict[str, Any] = {
+            "actor_id": self.actor_id or None,
+            "actor_repr": None if self.actor is None else str(self.actor),
+            "reason": self.reason,
+            "request_id": self.request_id,
+            "ip_address": self.ip_address,
+            "user_agent": self.user_agent,
+            "path": self.path,
+            "extra": dict(self.extra) or None,
+        }
+        return json.dumps(
+            {key: value for key, value in data.items() if value is not None},
+            default=str,
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+
+_current_tenant: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "prodpatterns_tenant", default=None
+)
+_current_audit: contextvars.ContextVar[AuditInfo | None] = contextvars.ContextVar(
+    "prodpatterns_audit", default=None
+)
+
+
+def key_of(obj: Any) -> str:
+    """The text PostgreSQL sees for a tenant or actor: its ``pk``, or the value itself."""
+    if obj is None:
+        return ""
+    return str(getattr(obj, "pk", obj))
+
+
+class _VarContext(Generic[T]):
+    """Sets one context variable on enter and resets it with the token on exit.
+
+    Usable with ``with`` and ``async with``. The same object may be entered again while
+    active (its tokens stack), which keeps decorators and re-entrant helpers honest.
+    """
+
+    var: contextvars.ContextVar[Any]
+
+    def __init__(self) -> None:
+        self._tokens: list[contextvars.Token[Any]] = []
+
+    def new_value(self) -> T:
+        raise NotImplementedError
+
+    def __enter__(self) -> T:
+        value = self.new_value()
+        self._tokens.append(self.var.set(value))
+        return value
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.var.reset(self._tokens.pop())
+
+    async def __aenter__(self) -> T:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.__exit__(*exc_info)
+
+
+class tenant_context(_VarContext[Any]):  # noqa: N801  (used like a function)
+    """Make ``tenant`` the current tenant inside the block.
+
+    Args:
+        tenant: A tenant instance, or its primary key. ``None`` clears the tenant inside the
+            block, which makes tenant-scoped queries fail closed.
+    """
+
+    var = _current_tenant
+
+    def __init__(self, tenant: Any) -> None:
+        super().__init__()
+        self.tenant = tenant
+
+    def new_value(self) -> Any:
+        return self.tenant
+
+
+class audit_context(_VarContext[AuditInfo]):  # noqa: N801  (used like a function)
+    """Record who acts and why inside the block; nested blocks add to the outer one.
+
+    Args:
+        actor: The acting user (or any object with a ``pk``); ``None`` keeps the outer actor.
+        reason: Free text stored with each audit entry; ``None`` keeps the outer reason.
+        **extra: ``request_id``, ``ip_address``, ``user_agent`` and ``path`` are stored in
+            their own audit columns; anything else goes into the entry's ``extra`` JSON.
+    """
+
+    var = _current_audit
+
+    def __init__(self, actor: Any = None, reason: str | None = None, **extra: Any) -> None:
+        super().__init__()
+        self.actor = actor
+        self.reason = reason
+        self.extra = extra
+
+    def new_value(self) -> AuditInfo:
+        outer = _current_audit.get() or AuditInfo()
+        return outer.merged(self.actor, self.reason, self.extra)
+
+
+def get_current_tenant() -> Any:
+    """The tenant set by the innermost active :class:`tenant_context`, or ``None``."""
+    return _current_tenant.get()
+
+
+def get_current_actor() -> Any:
+    """The actor set by the innermost active :class:`audit_context`, or ``None``."""
+    info = _current_audit.get()
+    return None if info is None else info.actor
+
+
+def get_audit_info() -> AuditInfo | None:
+    """Everything the active :class:`audit_context` blocks say, or ``None`` outside them."""
+    return _current_audit.get()

@@ -1,0 +1,1 @@
+"""The PostgreSQL side of the context channel: session settings, roles, embedded server."""

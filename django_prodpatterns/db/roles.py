@@ -1,0 +1,81 @@
+"""The two roles that make row-level security honest, and their privileges.
+
+PostgreSQL skips row-level security for superusers, for roles with ``BYPASSRLS`` and, unless
+a table says ``FORCE ROW LEVEL SECURITY``, for the table's owner. So an application needs two
+roles: an *owner* that runs migrations and owns the tables, and an *application* role that
+serves requests and owns nothing. These helpers create both and give the application role
+exactly the data privileges it needs. They take a psycopg connection, not a Django one,
+because the embedded server and the test set-up need them before Django's settings exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import errors
+from psycopg import sql as pgsql
+
+
+@dataclass(frozen=True)
+class Role:
+    """A login role: its name, password, and whether it may create databases."""
+
+    name: str
+    password: str
+    createdb: bool = False
+
+
+def ensure_role(conn: Any, role: Role) -> None:
+    """Create ``role`` (or bring it in line): LOGIN, NOSUPERUSER, NOBYPASSRLS.
+
+    Safe to run concurrently with another process doing the same.
+    """
+    options = pgsql.SQL(
+        "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE {createdb} PASSWORD {password}"
+    ).format(
+        createdb=pgsql.SQL("CREATEDB" if role.createdb else "NOCREATEDB"),
+        password=pgsql.Literal(role.password),
+    )
+    name = pgsql.Identifier(role.name)
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role.name]).fetchone()
+    if not exists:
+        try:
+            conn.execute(pgsql.SQL("CREATE ROLE {} {}").format(name, options))
+            return
+        except (errors.DuplicateObject, errors.UniqueViolation):
+            pass  # another process created it first
+    conn.execute(pgsql.SQL("ALTER ROLE {} {}").format(name, options))
+
+
+def grant_app_privileges(conn: Any, app_role: str, schema: str = "public") -> None:
+    """Give ``app_role`` data access (never DDL) to everything the current role owns in ``schema``.
+
+    Covers existing tables and sequences, and, through default privileges, the ones that
+    later migrations create.
+    """
+    ident = pgsql.Identifier
+    statements = [
+        "GRANT USAGE ON SCHEMA {schema} TO {role}",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}",
+        "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema}"
+        " GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {role}",
+    ]
+    for statement in statements:
+        conn.execute(pgsql.SQL(statement).format(schema=ident(schema), role=ident(app_role)))
+
+
+def ensure_database(conn: Any, name: str, owner: str) -> None:
+    """Create database ``name`` owned by ``owner`` unless it exists (needs autocommit)."""
+    if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+        return
+    try:
+        conn.execute(
+            pgsql.SQL("CREATE DATABASE {} OWNER {}").format(
+                pgsql.Identifier(name), pgsql.Identifier(owner)
+            )
+        )
+    except errors.DuplicateDatabase:
+        pass  # another process created it first

@@ -1,0 +1,26 @@
+"""Exceptions raised by django_prodpatterns.
+
+They depend on nothing else in the app so that every layer can raise them.
+"""
+
+from django.core.exceptions import BadRequest
+
+
+class ProdPatternsError(Exception):
+    """Base class for the app's own errors."""
+
+
+class ConflictError(ProdPatternsError):
+    """A write was based on a stale version of the row (optimistic locking)."""
+
+
+class TenantRequired(ProdPatternsError):
+    """A tenant-scoped query ran with no current tenant."""
+
+
+class RestoreConflict(ProdPatternsError):
+    """Restoring soft-deleted rows would collide with a live unique value."""
+
+
+class InvalidCursor(BadRequest, ProdPatternsError):
+    """A pagination cursor was malformed or tampered with (an uncaught one is a 400)."""

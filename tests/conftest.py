@@ -1,0 +1,23 @@
+"""Fixtures shared by the whole suite.
+
+The roles exist already (tests/settings.py creates them); here the application role gets
+its data privileges once the test database is migrated, and every connection is closed
+before the test database is dropped.
+"""
+
+import pytest
+from django.db import connections
+
+from django_prodpatterns.db.embedded import APP_ROLE
+from django_prodpatterns.db.roles import grant_app_privileges
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        owner = connections["default"]
+        owner.ensure_connection()
+        grant_app_privileges(owner.connection, APP_ROLE.name)
+    yield
+    with django_db_blocker.unblock():
+        connections.close_all()

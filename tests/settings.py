@@ -1,0 +1,70 @@
+"""Settings for the test suite.
+
+With ``DATABASE_URL`` set, tests run on that server (its role must be able to create roles);
+without it, an embedded PostgreSQL is started in a temporary folder for this run only and
+removed when the run ends. Either way the suite connects through three roles:
+
+- ``default``: the owner role (NOSUPERUSER, CREATEDB): creates the test database, migrates,
+  owns the tables.
+- ``app``: the application role (NOSUPERUSER, NOBYPASSRLS, owns nothing), a mirror of the
+  test database. Isolation tests run here, because owners and superusers skip RLS.
+- ``setup``: whoever ``DATABASE_URL`` names (the embedded server's superuser otherwise), for
+  the role checks' own tests.
+"""
+
+import environ
+
+from django_prodpatterns.db import embedded
+
+env = environ.Env()
+
+DATABASE_URL = env.str("DATABASE_URL", default="")
+SETUP_DATABASE = env.db_url_config(DATABASE_URL) if DATABASE_URL else embedded.start_server()
+_local = embedded.prepare(SETUP_DATABASE)  # creates the owner and app roles
+
+DATABASES = {
+    "default": _local.owner,
+    "app": {**_local.app, "TEST": {"MIRROR": "default"}},
+    "setup": {**_local.admin, "TEST": {"MIRROR": "default"}},
+    "sqlite": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+}
+
+SECRET_KEY = "tests-only-not-secret"
+USE_TZ = True
+TIME_ZONE = "UTC"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django_prodpatterns",
+    "tests.testapp",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+ROOT_URLCONF = "tests.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+PRODPATTERNS = {}

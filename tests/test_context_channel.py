@@ -1,0 +1,237 @@
+"""The three invariants of the context channel (DESIGN.md section 1), on real PostgreSQL.
+
+Every test here talks through the ``app`` alias: a role that is neither superuser nor table
+owner, so the RLS policy on ``testapp_note`` really applies. ``app`` mirrors the test
+database outside the test transaction, so each test cleans up through ``transaction=True``.
+"""
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError, connections, transaction
+
+from django_prodpatterns.context import audit_context, tenant_context
+from tests.testapp.models import Note
+
+APP = "app"
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP])
+
+
+def setting(name="prodpatterns.tenant_id"):
+    with connections[APP].cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s, true)", [name])
+        return cursor.fetchone()[0]
+
+
+def backend_pid():
+    with connections[APP].cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def visible_notes():
+    return sorted(Note.objects.using(APP).values_list("body", flat=True))
+
+
+@pytest.fixture
+def notes():
+    """Two tenants' rows, written through the policy itself."""
+    for tenant, bodies in ((1, ["a1", "a2"]), (2, ["b1"])):
+        with tenant_context(tenant):
+            for body in bodies:
+                Note.objects.using(APP).create(tenant_key=tenant, body=body)
+
+
+def test_app_role_is_subject_to_row_level_security():
+    with connections[APP].cursor() as cursor:
+        cursor.execute(
+            "SELECT rolsuper, rolbypassrls, pg_has_role(current_user, c.relowner, 'USAGE')"
+            " FROM pg_roles, pg_class c WHERE rolname = current_user"
+            " AND c.oid = 'testapp_note'::regclass"
+        )
+        assert cursor.fetchone() == (False, False, False)
+
+
+def test_autocommit_statements_carry_the_context(notes):
+    assert connections[APP].get_autocommit()
+    with tenant_context(1):
+        assert setting() == "1"
+        assert visible_notes() == ["a1", "a2"]
+    with tenant_context(2):
+        assert visible_notes() == ["b1"]
+
+
+def test_statements_inside_atomic_carry_the_context(notes):
+    with tenant_context(2), transaction.atomic(using=APP):
+        assert setting() == "2"
+        assert visible_notes() == ["b1"]
+        Note.objects.using(APP).create(tenant_key=2, body="b2")
+    with tenant_context(2):
+        assert visible_notes() == ["b1", "b2"]
+
+
+def test_nested_savepoints_carry_the_context(notes):
+    with transaction.atomic(using=APP), tenant_context(1):
+        with transaction.atomic(using=APP):
+            with transaction.atomic(using=APP):
+                assert setting() == "1"
+                assert visible_notes() == ["a1", "a2"]
+
+
+def test_context_holds_after_rollback_to_savepoint(notes):
+    with transaction.atomic(using=APP), tenant_context(1):
+        with pytest.raises(RuntimeError), transaction.atomic(using=APP):
+            Note.objects.using(APP).create(tenant_key=1, body="gone")
+            raise RuntimeError  # ROLLBACK TO SAVEPOINT
+        assert setting() == "1"
+        assert visible_notes() == ["a1", "a2"]
+
+
+def test_context_entered_inside_a_rolled_back_savepoint_is_sent_again(notes):
+    with transaction.atomic(using=APP), tenant_context(1):
+        sid = transaction.savepoint(using=APP)
+        with tenant_context(2):
+            assert setting() == "2"
+        transaction.savepoint_rollback(sid, using=APP)
+        assert setting() == "1"
+
+
+def test_after_exit_the_same_connection_sees_no_tenant(notes):
+    with tenant_context(1):
+        pid = backend_pid()
+        assert visible_notes() == ["a1", "a2"]
+    assert backend_pid() == pid  # the same persistent connection
+    assert setting() == ""
+    assert visible_notes() == []
+    with pytest.raises(DatabaseError, match="row-level security"):
+        Note.objects.using(APP).create(tenant_key=1, body="no tenant")
+
+
+def test_after_exit_inside_a_transaction_the_tenant_is_cleared(notes):
+    with transaction.atomic(using=APP):
+        with tenant_context(1):
+            assert visible_notes() == ["a1", "a2"]
+        assert setting() == ""
+        assert visible_notes() == []
+
+
+def test_rollback_to_a_savepoint_cannot_bring_back_an_ended_context(notes):
+    with transaction.atomic(using=APP):
+        with tenant_context(1):
+            assert visible_notes() == ["a1", "a2"]  # SET LOCAL ... = '1' in this transaction
+            sid = transaction.savepoint(using=APP)
+        assert setting() == ""
+        transaction.savepoint_rollback(sid, using=APP)
+        assert setting() == ""
+        assert visible_notes() == []
+
+
+def test_actor_and_audit_snapshot_reach_the_database():
+    with audit_context(actor=type("U", (), {"pk": 9, "__str__": lambda s: "bob"})(),
+                       reason="100% o'clock; DROP TABLE x"):
+        assert setting("prodpatterns.actor_id") == "9"
+        snapshot = setting("prodpatterns.context")
+    assert '"reason":"100% o\'clock; DROP TABLE x"' in snapshot
+    assert setting("prodpatterns.actor_id") == ""
+
+
+def test_values_are_quoted_not_formatted_in():
+    hostile = "1'; SET LOCAL prodpatterns.tenant_id = '2"
+    with tenant_context(hostile):
+        assert setting() == hostile
+        with connections[APP].cursor() as cursor:  # no parameters: no % formatting
+            cursor.execute("SELECT current_setting('prodpatterns.tenant_id', true)")
+            assert cursor.fetchone()[0] == hostile
+
+
+def test_rowcount_and_results_are_those_of_the_statement(notes):
+    with tenant_context(1):
+        assert Note.objects.using(APP).filter(body__startswith="a").update(body="z") == 2
+        assert Note.objects.using(APP).filter(body="z").delete()[0] == 2
+
+
+def test_server_side_cursor_in_autocommit_carries_the_context(notes):
+    with tenant_context(1):
+        bodies = [n.body for n in Note.objects.using(APP).order_by("body").iterator(chunk_size=1)]
+    assert bodies == ["a1", "a2"]
+
+
+def test_server_side_cursor_in_atomic_carries_the_context(notes):
+    with tenant_context(2), transaction.atomic(using=APP):
+        bodies = [n.body for n in Note.objects.using(APP).iterator(chunk_size=1)]
+    assert bodies == ["b1"]
+
+
+def test_executemany_carries_the_context():
+    sql = "INSERT INTO testapp_note (tenant_key, body) VALUES (%s, %s)"
+    with tenant_context(3):
+        with connections[APP].cursor() as cursor:
+            cursor.executemany(sql, [(3, "c1"), (3, "c2")])
+        assert visible_notes() == ["c1", "c2"]
+        with transaction.atomic(using=APP), connections[APP].cursor() as cursor:
+            cursor.executemany(sql, [(3, "c3")])
+        assert visible_notes() == ["c1", "c2", "c3"]
+
+
+def test_statements_that_refuse_transaction_blocks_pass_through():
+    with tenant_context(1), connections["default"].cursor() as cursor:
+        cursor.execute("CREATE INDEX CONCURRENTLY testapp_note_body_idx ON testapp_note (body)")
+        cursor.execute("DROP INDEX CONCURRENTLY testapp_note_body_idx")
+        cursor.execute("VACUUM testapp_note")
+
+
+def test_two_threads_never_see_each_other(notes):
+    barrier = threading.Barrier(2)
+    results, errors = {}, []
+
+    def worker(tenant, expected):
+        try:
+            with tenant_context(tenant):
+                seen = set()
+                for _ in range(20):
+                    barrier.wait(timeout=10)
+                    seen.add((setting(), tuple(visible_notes())))
+                results[tenant] = seen
+        except Exception as exc:  # reported below, with the thread's own traceback lost
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(t, None)) for t in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert results == {1: {("1", ("a1", "a2"))}, 2: {("2", ("b1",))}}
+
+
+def test_twenty_asyncio_tasks_never_see_each_other():
+    @sync_to_async
+    def write(tenant):
+        Note.objects.using(APP).create(tenant_key=tenant, body=f"t{tenant}")
+
+    @sync_to_async
+    def read():
+        return setting(), visible_notes()
+
+    async def task(tenant):
+        async with tenant_context(tenant):
+            await write(tenant)
+            seen = set()
+            for _ in range(5):
+                await asyncio.sleep(0)
+                current, bodies = await read()
+                seen.add((current, tuple(bodies)))
+            return tenant, seen
+
+    async def main():
+        try:
+            return await asyncio.gather(*(task(t) for t in range(1, 21)))
+        finally:
+            await sync_to_async(connections.close_all)()
+
+    for tenant, seen in asyncio.run(main()):
+        assert seen == {(str(tenant), (f"t{tenant}",))}
