@@ -67,7 +67,7 @@ def _is_plain_children(value: Any) -> bool:
 
 
 def _is_timeout(value: Any) -> bool:
-    return value is None or isinstance(value, str | int) and not isinstance(value, bool)
+    return value is None or (isinstance(value, str | int) and not isinstance(value, bool))
 
 
 def _is_count(value: Any) -> bool:

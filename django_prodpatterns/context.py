@@ -143,7 +143,7 @@ class _VarContext(Generic[T]):
         self.__exit__(*exc_info)
 
 
-class tenant_context(_VarContext[Any]):  # noqa: N801  (used like a function)
+class tenant_context(_VarContext[Any]):
     """Make ``tenant`` the current tenant inside the block.
 
     Args:
@@ -161,7 +161,7 @@ class tenant_context(_VarContext[Any]):  # noqa: N801  (used like a function)
         return self.tenant
 
 
-class audit_context(_VarContext[AuditInfo]):  # noqa: N801  (used like a function)
+class audit_context(_VarContext[AuditInfo]):
     """Record who acts and why inside the block; nested blocks add to the outer one.
 
     Args:

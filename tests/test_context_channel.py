@@ -73,9 +73,10 @@ def test_statements_inside_atomic_carry_the_context(notes):
 
 
 def test_nested_savepoints_carry_the_context(notes):
-    with transaction.atomic(using=APP), tenant_context(1):
+    with transaction.atomic(using=APP), tenant_context(1):  # noqa: SIM117 (nesting is the point)
         with transaction.atomic(using=APP):
             with transaction.atomic(using=APP):
+                assert connections[APP].savepoint_ids  # really inside nested savepoints
                 assert setting() == "1"
                 assert visible_notes() == ["a1", "a2"]
 
@@ -129,8 +130,10 @@ def test_rollback_to_a_savepoint_cannot_bring_back_an_ended_context(notes):
 
 
 def test_actor_and_audit_snapshot_reach_the_database():
-    with audit_context(actor=type("U", (), {"pk": 9, "__str__": lambda s: "bob"})(),
-                       reason="100% o'clock; DROP TABLE x"):
+    with audit_context(
+        actor=type("U", (), {"pk": 9, "__str__": lambda s: "bob"})(),
+        reason="100% o'clock; DROP TABLE x",
+    ):
         assert setting("prodpatterns.actor_id") == "9"
         snapshot = setting("prodpatterns.context")
     assert '"reason":"100% o\'clock; DROP TABLE x"' in snapshot

@@ -10,6 +10,7 @@ because the embedded server and the test set-up need them before Django's settin
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,11 +72,9 @@ def ensure_database(conn: Any, name: str, owner: str) -> None:
     """Create database ``name`` owned by ``owner`` unless it exists (needs autocommit)."""
     if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
         return
-    try:
+    with suppress(errors.DuplicateDatabase):  # another process may have created it first
         conn.execute(
             pgsql.SQL("CREATE DATABASE {} OWNER {}").format(
                 pgsql.Identifier(name), pgsql.Identifier(owner)
             )
         )
-    except errors.DuplicateDatabase:
-        pass  # another process created it first

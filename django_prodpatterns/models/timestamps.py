@@ -45,8 +45,9 @@ class TimestampedModel(models.Model):
 
     save.alters_data = True
 
-    def _do_update(self, base_qs: Any, using: Any, pk_val: Any, values: list, *args: Any,
-                   **kwargs: Any) -> Any:
+    def _do_update(
+        self, base_qs: Any, using: Any, pk_val: Any, values: list, *args: Any, **kwargs: Any
+    ) -> Any:
         # values holds (field, model, value) triples; an UPDATE never carries created_at.
         values = [value for value in values if value[0].attname != CREATED_AT]
         return super()._do_update(base_qs, using, pk_val, values, *args, **kwargs)

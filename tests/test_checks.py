@@ -1,0 +1,90 @@
+"""System checks fire on the configurations they exist for, with stable ids."""
+
+import pytest
+from django.core.checks import Error, Warning, run_checks
+from django.test import override_settings
+
+from django_prodpatterns import checks
+
+pytestmark = pytest.mark.django_db(databases=["default", "app", "setup"])
+
+
+def ids(messages):
+    return sorted(message.id for message in messages if message.id.startswith("prodpatterns."))
+
+
+def test_setup_alias_is_a_superuser():
+    """The premise of the role tests below: ``setup`` really is a superuser."""
+    from django.db import connections
+
+    with connections["setup"].cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        assert cursor.fetchone() == (True,)
+
+
+def test_superuser_connection_is_an_error_once_rls_is_in_use():
+    # The test database has a table with row-level security (testapp_note).
+    messages = run_checks(databases=["setup"])
+    errors = [m for m in messages if m.id == "prodpatterns.E001"]
+    assert len(errors) == 1
+    assert isinstance(errors[0], Error)
+    assert "superuser" in errors[0].msg
+    assert "NOBYPASSRLS" in errors[0].hint
+
+
+def test_superuser_connection_is_a_warning_before_tenant_models_exist():
+    messages = checks.role_messages("setup", relies_on_rls=False)
+    # The test database already has an RLS table, so even without tenant models it errors;
+    # on a database with none, the same role gives the warning.
+    assert ids(messages) == ["prodpatterns.E001"]
+    from django.db import connections
+
+    with connections["setup"].cursor() as cursor:
+        cursor.execute("ALTER TABLE testapp_note DISABLE ROW LEVEL SECURITY")
+        try:
+            messages = checks.role_messages("setup", relies_on_rls=False)
+        finally:
+            cursor.execute("ALTER TABLE testapp_note ENABLE ROW LEVEL SECURITY")
+    assert ids(messages) == ["prodpatterns.W002"]
+    assert isinstance(messages[0], Warning)
+
+
+def test_tenant_models_make_it_an_error_even_without_rls_tables():
+    messages = checks.role_messages("setup", relies_on_rls=True)
+    assert ids(messages) == ["prodpatterns.E001"]
+
+
+def test_application_role_passes():
+    assert ids(run_checks(databases=["app"])) == []
+
+
+def test_owner_alias_is_not_checked():
+    with override_settings(PRODPATTERNS={"OWNER_DATABASE": "setup"}):
+        assert "prodpatterns.E001" not in ids(run_checks(databases=["setup"]))
+
+
+def test_sqlite_database_is_a_warning():
+    messages = run_checks(databases=["sqlite"])
+    assert ids(messages) == ["prodpatterns.W001"]
+    assert "SQLite" in messages[0].msg
+
+
+def test_plain_check_without_databases_does_not_connect(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert ids(run_checks()) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ({"NOPE": 1}, "['NOPE'] is not a known setting"),
+        ({"MIGRATE_RETRIES": -1}, "MIGRATE_RETRIES"),
+        ({"SOFT_DELETE_PLAIN_CHILDREN": {"a.B": "maybe"}}, "SOFT_DELETE_PLAIN_CHILDREN"),
+        ([1, 2], "must be a dict"),
+    ],
+)
+def test_bad_settings_are_reported(value, fragment):
+    with override_settings(PRODPATTERNS=value):
+        messages = [m for m in run_checks() if m.id == "prodpatterns.E002"]
+    assert len(messages) == 1
+    assert fragment in messages[0].msg
