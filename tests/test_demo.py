@@ -1,10 +1,12 @@
 """``manage.py demo`` on a fresh embedded database: the README's first command, end to end."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -39,8 +41,13 @@ def get(url):
 
 
 @pytest.fixture
-def demo(tmp_path):
-    """Run ``manage.py demo`` on its own embedded database in ``tmp_path``."""
+def demo():
+    """Run ``manage.py demo`` on its own embedded database in a temporary folder.
+
+    Not under pytest's ``tmp_path``: as root the embedded server runs as another user that
+    must traverse the folder's parents, and a concurrent pytest resets its own root to 0700.
+    """
+    tmp_path = Path(tempfile.mkdtemp(prefix="prodpatterns-demo-"))
     port = free_port()
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
@@ -67,6 +74,7 @@ def demo(tmp_path):
                 proc.wait()
         for leftover in postgres_processes(tmp_path / "pgdata"):
             leftover.kill()
+        shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def test_demo_serves_the_admin_login_and_stops_cleanly(demo):
