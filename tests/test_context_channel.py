@@ -13,6 +13,7 @@ from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections, transaction
 
 from django_prodpatterns.context import audit_context, tenant_context
+from django_prodpatterns.db import session
 from tests.testapp.models import Note
 
 APP = "app"
@@ -238,3 +239,37 @@ def test_twenty_asyncio_tasks_never_see_each_other():
 
     for tenant, seen in asyncio.run(main()):
         assert seen == {(str(tenant), (f"t{tenant}",))}
+
+
+def test_raw_psycopg_access_gets_the_context_through_apply_now():
+    raw_sql = "SELECT current_setting('prodpatterns.tenant_id', true)"
+    with tenant_context(4), transaction.atomic(using=APP):
+        connections[APP].ensure_connection()
+        raw = connections[APP].connection  # bypasses Django's execute wrappers
+        assert raw.execute(raw_sql).fetchone()[0] in ("", None)
+        session.apply_now(using=APP)
+        assert raw.execute(raw_sql).fetchone()[0] == "4"
+
+
+def test_apply_now_outside_a_transaction_is_refused():
+    with tenant_context(4), pytest.raises(RuntimeError, match="atomic"):
+        session.apply_now(using=APP)
+
+
+def test_channel_survives_a_connection_opened_inside_execute_wrapper():
+    connection = connections[APP]
+    connection.close()
+    if session.apply_context in connection.execute_wrappers:  # as on a brand-new wrapper
+        connection.execute_wrappers.remove(session.apply_context)
+    seen = []
+
+    def spy(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        assert setting() is None  # a fresh connection: never set, so NULL, not ""
+    assert connection.execute_wrappers == [session.apply_context]
+    with tenant_context(6):
+        assert setting() == "6"
+    assert seen
