@@ -108,9 +108,8 @@ _current_audit: contextvars.ContextVar[AuditInfo | None] = contextvars.ContextVa
 
 def key_of(obj: Any) -> str:
     """The text PostgreSQL sees for a tenant or actor: its ``pk``, or the value itself."""
-    if obj is None:
-        return ""
-    return str(getattr(obj, "pk", obj))
+    value = getattr(obj, "pk", obj)
+    return "" if value is None else str(value)  # an unsaved object names nobody
 
 
 class _VarContext(Generic[T]):

@@ -11,6 +11,7 @@ from django_prodpatterns.context import (
     get_audit_info,
     get_current_actor,
     get_current_tenant,
+    key_of,
     tenant_context,
 )
 
@@ -112,3 +113,11 @@ def test_copied_context_carries_the_tenant_into_other_code():
         ctx = contextvars.copy_context()
     assert get_current_tenant() is None
     assert ctx.run(get_current_tenant) == "x"
+
+
+@pytest.mark.parametrize(
+    ("obj", "key"),
+    [(None, ""), (Obj(5), "5"), (Obj(None), ""), (7, "7"), ("acme", "acme")],
+)
+def test_key_of_names_objects_by_primary_key(obj, key):
+    assert key_of(obj) == key

@@ -11,6 +11,7 @@ import threading
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections, transaction
+from psycopg import sql as pgsql
 
 from django_prodpatterns.context import audit_context, tenant_context
 from django_prodpatterns.db import session
@@ -148,6 +149,15 @@ def test_values_are_quoted_not_formatted_in():
         with connections[APP].cursor() as cursor:  # no parameters: no % formatting
             cursor.execute("SELECT current_setting('prodpatterns.tenant_id', true)")
             assert cursor.fetchone()[0] == hostile
+
+
+def test_composed_sql_carries_the_context():
+    query = pgsql.SQL("SELECT current_setting({}, true)").format(
+        pgsql.Literal("prodpatterns.tenant_id")
+    )
+    with tenant_context(8), connections[APP].cursor() as cursor:
+        cursor.execute(query)
+        assert cursor.fetchone()[0] == "8"
 
 
 def test_rowcount_and_results_are_those_of_the_statement(notes):

@@ -130,6 +130,8 @@ def apply_context(execute: Any, sql: str, params: Any, many: bool, context: dict
     values = _values_to_send(connection)
     if values is None:
         return execute(sql, params, many, context)
+    if not isinstance(sql, str):  # psycopg.sql.Composed and friends
+        sql = sql.as_string(connection.connection)
     if not sql.lstrip()[:6].upper().startswith(_COMMON_DML) and _PASS_THROUGH.match(sql):
         return execute(sql, params, many, context)
     cursor = context["cursor"].cursor
