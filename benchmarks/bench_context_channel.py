@@ -2,8 +2,9 @@
 
 Run from the top of the checkout: ``python benchmarks/bench_context_channel.py``
 (embedded PostgreSQL unless DATABASE_URL is set). Each scenario runs the same primary-key
-lookups and single-row UPDATEs through the application role; the baseline is the same
-connection with the channel's execute wrapper removed, i.e. plain Django.
+lookups, then single-row UPDATEs, through the application role; the baseline is the same
+connection with the channel's execute wrapper removed, i.e. plain Django. Rounds interleave
+the scenarios so that drift on the machine hits them alike; medians are reported.
 """
 
 import os
@@ -29,7 +30,7 @@ from django_prodpatterns.db.embedded import APP_ROLE  # noqa: E402
 from django_prodpatterns.db.roles import grant_app_privileges  # noqa: E402
 from tests.testapp.models import Article  # noqa: E402
 
-ROUNDS, OPS = 5, 500
+ROUNDS, OPS = 7, 400
 
 
 class Actor:
@@ -49,24 +50,30 @@ def without_channel(alias):
         wrappers.insert(0, session.apply_context)
 
 
-def workload(pks):
+def lookups(pks):
     qs = Article.objects.using("app")
     for pk in pks:
         qs.filter(pk=pk).first()
+
+
+def updates(pks):
+    qs = Article.objects.using("app")
+    for pk in pks:
         qs.filter(pk=pk).update(body="x")
 
 
-def measure(setup):
-    pks = list(Article.objects.using("app").values_list("pk", flat=True))[:OPS]
-    times = []
+def measure(scenarios, workload, pks):
+    """Median seconds per statement for each scenario; rounds interleave the scenarios."""
+    times = {name: [] for name in scenarios}
     for _ in range(ROUNDS):
-        with ExitStack() as stack:
-            for cm in setup():
-                stack.enter_context(cm)
-            start = time.perf_counter()
-            workload(pks)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times) / (2 * len(pks))
+        for name, setup in scenarios.items():
+            with ExitStack() as stack:
+                for cm in setup():
+                    stack.enter_context(cm)
+                start = time.perf_counter()
+                workload(pks)
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) / len(pks) for name, values in times.items()}
 
 
 def main():
@@ -93,13 +100,15 @@ def main():
             transaction.atomic(using="app"),
         ],
     }
-    results = {name: measure(setup) for name, setup in scenarios.items()}
-    base = results["plain Django (channel removed)"]
-    base_atomic = results["plain Django, in atomic"]
-    print(f"{'scenario':40} {'us/statement':>12} {'ratio':>7}")
-    for name, seconds in results.items():
-        ref = base_atomic if "atomic" in name else base
-        print(f"{name:40} {seconds * 1e6:12.1f} {seconds / ref:7.2f}")
+    pks = list(Article.objects.using("app").values_list("pk", flat=True))
+    for workload in (lookups, updates):
+        results = measure(scenarios, workload, pks)
+        base = results["plain Django (channel removed)"]
+        base_atomic = results["plain Django, in atomic"]
+        print(f"\n{workload.__name__:40} {'us/statement':>12} {'ratio':>7}")
+        for name, seconds in results.items():
+            ref = base_atomic if "atomic" in name else base
+            print(f"{name:40} {seconds * 1e6:12.1f} {seconds / ref:7.2f}")
 
 
 if __name__ == "__main__":
