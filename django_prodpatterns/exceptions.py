@@ -24,3 +24,11 @@ class RestoreConflict(ProdPatternsError):
 
 class InvalidCursor(BadRequest, ProdPatternsError):
     """A pagination cursor was malformed or tampered with (an uncaught one is a 400)."""
+
+
+class SoftDeleteCascadeError(ProdPatternsError):
+    """A soft delete reached rows of a model that cannot be soft-deleted.
+
+    Raised when ``PRODPATTERNS["SOFT_DELETE_PLAIN_CHILDREN"]`` says ``"error"`` (the default)
+    for that model and such rows exist; nothing is changed.
+    """

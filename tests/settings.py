@@ -67,4 +67,6 @@ TEMPLATES = [
     }
 ]
 
-PRODPATTERNS = {}
+PRODPATTERNS = {
+    "SOFT_DELETE_PLAIN_CHILDREN": {"testapp.Attachment": "error"},
+}

@@ -1,8 +1,9 @@
 """Abstract model bases, one module per pattern.
 
-Import them from here: ``from django_prodpatterns.models import TimestampedModel``.
+Import them from here: ``from django_prodpatterns.models import SoftDeleteModel``.
 """
 
+from .softdelete import SoftDeleteModel
 from .timestamps import TimestampedModel
 
-__all__ = ["TimestampedModel"]
+__all__ = ["SoftDeleteModel", "TimestampedModel"]

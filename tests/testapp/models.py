@@ -1,8 +1,10 @@
 """Models the tests exercise; their migrations are committed like a user's would be."""
 
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from django_prodpatterns.models import TimestampedModel
+from django_prodpatterns.models import SoftDeleteModel, TimestampedModel
 
 
 class Article(TimestampedModel):
@@ -28,3 +30,130 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return self.body
+
+
+# --- soft delete ---------------------------------------------------------------------------
+# Category -> Post -> Comment is the main cascade chain; the models around Post cover every
+# on_delete case, a shared child (Comment has two CASCADE parents), a soft-deletable
+# many-to-many through model, a generic relation, a reverse one-to-one and a tree.
+
+
+def no_post():
+    return None
+
+
+class Author(SoftDeleteModel):
+    name = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Category(SoftDeleteModel):
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(deleted_at__isnull=True),
+                name="testapp_category_name_alive_uniq",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(SoftDeleteModel):
+    name = models.CharField(max_length=50)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Post(SoftDeleteModel, TimestampedModel):
+    category = models.ForeignKey(Category, models.CASCADE, related_name="posts")
+    title = models.CharField(max_length=200)
+    tags = models.ManyToManyField(Tag, through="PostTag", related_name="posts")
+    remarks = GenericRelation("Remark")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Comment(SoftDeleteModel):
+    post = models.ForeignKey(Post, models.CASCADE, related_name="comments")
+    author = models.ForeignKey(Author, models.CASCADE, null=True, related_name="comments")
+    text = models.CharField(max_length=200, default="")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class PostTag(SoftDeleteModel):
+    post = models.ForeignKey(Post, models.CASCADE)
+    tag = models.ForeignKey(Tag, models.CASCADE)
+
+
+class PostDetail(SoftDeleteModel):
+    post = models.OneToOneField(Post, models.CASCADE, related_name="detail")
+    summary = models.CharField(max_length=200, default="")
+
+
+class Remark(SoftDeleteModel):
+    content_type = models.ForeignKey(ContentType, models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    text = models.CharField(max_length=200, default="")
+
+
+class Pin(models.Model):
+    """Not soft-deletable; PROTECTs its post."""
+
+    post = models.ForeignKey(Post, models.PROTECT, related_name="pins")
+
+    def __str__(self) -> str:
+        return f"pin of {self.post_id}"
+
+
+class Lock(SoftDeleteModel):
+    """Soft-deletable; PROTECTs its post while alive."""
+
+    post = models.ForeignKey(Post, models.PROTECT, related_name="locks")
+
+
+class Review(SoftDeleteModel):
+    """RESTRICTs its post, but goes with its category."""
+
+    post = models.ForeignKey(Post, models.RESTRICT, related_name="reviews")
+    category = models.ForeignKey(Category, models.CASCADE, related_name="reviews")
+
+
+class Link(SoftDeleteModel):
+    """Every on_delete that must leave a soft delete alone."""
+
+    to_null = models.ForeignKey(Post, models.SET_NULL, null=True, related_name="+")
+    to_default = models.ForeignKey(
+        Post, models.SET_DEFAULT, null=True, default=None, related_name="+"
+    )
+    to_set = models.ForeignKey(Post, models.SET(no_post), null=True, related_name="+")
+    to_nothing = models.ForeignKey(
+        Post, models.DO_NOTHING, null=True, db_constraint=False, related_name="+"
+    )
+
+
+class Attachment(models.Model):
+    """Not soft-deletable, yet a CASCADE child of Post: a declared choice."""
+
+    post = models.ForeignKey(Post, models.CASCADE, related_name="attachments")
+
+    def __str__(self) -> str:
+        return f"attachment of {self.post_id}"
+
+
+class Folder(SoftDeleteModel):
+    """A tree: the cascade goes one level per query."""
+
+    parent = models.ForeignKey("self", models.CASCADE, null=True, related_name="children")
+    name = models.CharField(max_length=100)

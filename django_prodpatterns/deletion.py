@@ -1,0 +1,380 @@
+"""Set-based soft delete, restore and purge.
+
+Soft delete walks the ``on_delete`` graph level by level and issues **one UPDATE per related
+model per level**, driven by a subquery on the rows the previous level marked (they share
+the operation's ``deletion_batch``). The number of queries depends on the shape of the
+graph, never on the number of rows. Everything happens in one transaction with one
+timestamp, and only ``deleted_at``, ``deletion_batch`` and (when the model has it)
+``updated_at`` are written.
+
+- CASCADE: soft-deletable children are marked; children that cannot be soft-deleted follow
+  ``PRODPATTERNS["SOFT_DELETE_PLAIN_CHILDREN"]`` ("error" by default, "hard", "keep").
+- PROTECT / RESTRICT: Django's ``ProtectedError`` / ``RestrictedError``; protectors that
+  were soft-deleted before the operation do not count. A violation rolls the whole
+  operation back.
+- SET_NULL / SET_DEFAULT / SET() / DO_NOTHING: untouched, so a restore is exact.
+
+Restore brings back rows of the selected deletion batches, level by level in the same way,
+and never brings a row back while one of its soft-deletable CASCADE parents is still
+deleted. Restored rows get the restore operation's id in ``deletion_batch``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from . import signals
+from .conf import app_settings
+from .exceptions import RestoreConflict, SoftDeleteCascadeError
+from .relations import Edge, cascade_parent_fields, child_edges, is_soft_deletable
+
+DELETED_AT = "deleted_at"
+BATCH = "deletion_batch"
+UPDATED_AT = "updated_at"
+MAX_REPORTED = 100  # protected objects fetched for an error message
+
+
+@dataclass
+class Operation:
+    """The outcome of one soft delete or restore."""
+
+    batch: uuid.UUID
+    when: Any
+    counts: Counter = field(default_factory=Counter)
+    models: dict[str, type[models.Model]] = field(default_factory=dict)
+
+    def add(self, model: type[models.Model], count: int) -> None:
+        if count:
+            self.counts[model._meta.label] += count
+            self.models[model._meta.label] = model
+
+    @property
+    def result(self) -> tuple[int, dict[str, int]]:
+        """Django's delete() contract: ``(total, {label: count})``."""
+        return sum(self.counts.values()), dict(self.counts)
+
+    def pks(self, using: str) -> dict[str, list[Any]]:
+        """Primary keys of every touched row, one query per touched model."""
+        return {
+            label: list(
+                model._base_manager.using(using)
+                .filter(**{BATCH: self.batch})
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            for label, model in self.models.items()
+        }
+
+
+def _base(model: type[models.Model], using: str) -> models.QuerySet:
+    return model._base_manager.using(using)
+
+
+def _has_updated_at(model: type[models.Model]) -> bool:
+    return any(f.name == UPDATED_AT for f in model._meta.concrete_fields)
+
+
+def _values(model: type[models.Model], deleted_at: Any, batch: uuid.UUID, when: Any) -> dict:
+    values = {DELETED_AT: deleted_at, BATCH: batch}
+    if _has_updated_at(model):
+        values[UPDATED_AT] = when
+    return values
+
+
+def _edge_filter(edge: Edge, parent: type[models.Model], batch: uuid.UUID, using: str) -> Q:
+    """Children of ``edge`` whose parent row carries ``batch``."""
+    parents = _base(parent, using).filter(**{BATCH: batch})
+    if edge.generic:
+        from django.contrib.contenttypes.models import ContentType
+
+        object_id = edge.child._meta.get_field(edge.field.object_id_field_name)
+        content_type = ContentType.objects.db_manager(using).get_for_model(
+            parent, for_concrete_model=edge.field.for_concrete_model
+        )
+        return Q(
+            **{
+                edge.field.content_type_field_name: content_type,
+                f"{object_id.attname}__in": parents.values_list(
+                    Cast("pk", output_field=object_id.__class__()), flat=True
+                ),
+            }
+        )
+    target = edge.field.target_field.attname
+    return Q(**{f"{edge.field.attname}__in": parents.values(target)})
+
+
+def _parents_alive(model: type[models.Model], using: str) -> Q:
+    """Rows none of whose soft-deletable CASCADE parents is deleted."""
+    condition = Q()
+    for fk in cascade_parent_fields(model):
+        alive = _base(fk.related_model, using).filter(**{f"{DELETED_AT}__isnull": True})
+        condition &= Q(**{f"{fk.attname}__isnull": True}) | Q(
+            **{f"{fk.attname}__in": alive.values(fk.target_field.attname)}
+        )
+    return condition
+
+
+def _check_not_sliced(queryset: models.QuerySet, verb: str) -> None:
+    if queryset.query.is_sliced:
+        raise TypeError(f"Cannot use 'limit' or 'offset' with {verb}().")
+
+
+# --- soft delete ---------------------------------------------------------------------------
+
+
+def soft_delete(queryset: models.QuerySet) -> tuple[int, dict[str, int]]:
+    """Soft-delete the alive rows of ``queryset`` and cascade (see the module docstring)."""
+    return soft_delete_operation(queryset).result
+
+
+def soft_delete_operation(queryset: models.QuerySet) -> Operation:
+    """Like :func:`soft_delete`, returning the :class:`Operation` (batch id, timestamp)."""
+    _check_not_sliced(queryset, "delete")
+    model, using = queryset.model, queryset.db
+    roots = queryset.filter(**{f"{DELETED_AT}__isnull": True}).values("pk")
+    op = Operation(batch=uuid.uuid4(), when=timezone.now())
+    with transaction.atomic(using=using):
+        if signals.pre_soft_delete.has_listeners(model):
+            sid = transaction.savepoint(using=using)
+            trial = _mark_deleted(model, roots, op.batch, op.when, using)
+            pks = trial.pks(using)
+            transaction.savepoint_rollback(sid, using=using)
+            signals.pre_soft_delete.send(sender=model, batch=op.batch, pks=pks, using=using)
+        op = _mark_deleted(model, roots, op.batch, op.when, using)
+        if op.counts and signals.post_soft_delete.has_listeners(model):
+            signals.post_soft_delete.send(
+                sender=model, batch=op.batch, pks=op.pks(using), using=using
+            )
+    return op
+
+
+def _mark_deleted(
+    model: type[models.Model], roots: models.QuerySet, batch: uuid.UUID, when: Any, using: str
+) -> Operation:
+    op = Operation(batch=batch, when=when)
+    count = _base(model, using).filter(pk__in=roots).update(**_values(model, when, batch, when))
+    op.add(model, count)
+    frontier = {model._meta.concrete_model} if count else set()
+    while frontier:
+        conditions: dict[type[models.Model], list[Q]] = {}
+        for parent in frontier:
+            for edge in child_edges(parent):
+                if edge.on_delete is not models.CASCADE:
+                    continue
+                condition = _edge_filter(edge, parent, batch, using)
+                if is_soft_deletable(edge.child):
+                    conditions.setdefault(edge.child, []).append(condition)
+                else:
+                    _handle_plain_children(edge, condition, using)
+        frontier = set()
+        for child, child_conditions in conditions.items():
+            count = (
+                _base(child, using)
+                .filter(reduce(or_, child_conditions), **{f"{DELETED_AT}__isnull": True})
+                .update(**_values(child, when, batch, when))
+            )
+            op.add(child, count)
+            if count:
+                frontier.add(child)
+    _check_protected(op, using)
+    return op
+
+
+def _handle_plain_children(edge: Edge, condition: Q, using: str) -> None:
+    choice = app_settings.SOFT_DELETE_PLAIN_CHILDREN.get(edge.child._meta.label, "error")
+    if choice == "keep":
+        return
+    rows = _base(edge.child, using).filter(condition)
+    if choice == "hard":
+        rows.delete()
+    elif rows.exists():
+        raise SoftDeleteCascadeError(
+            f"Soft delete reaches {edge.child._meta.label} rows through {edge.name} "
+            f"(on_delete=CASCADE), and {edge.child._meta.label} cannot be soft-deleted. "
+            f'Set PRODPATTERNS["SOFT_DELETE_PLAIN_CHILDREN"]["{edge.child._meta.label}"] '
+            'to "hard" or "keep", or make the model soft-deletable.'
+        )
+
+
+def _check_protected(op: Operation, using: str) -> None:
+    """Raise Django's ProtectedError/RestrictedError for live references to marked rows."""
+    for parent in list(op.models.values()):
+        for edge in child_edges(parent):
+            if edge.on_delete not in (models.PROTECT, models.RESTRICT):
+                continue
+            rows = _base(edge.child, using).filter(_edge_filter(edge, parent, op.batch, using))
+            if is_soft_deletable(edge.child):
+                alive = Q(**{f"{DELETED_AT}__isnull": True})
+                if edge.on_delete is models.PROTECT:  # being deleted now still protects
+                    alive |= Q(**{BATCH: op.batch})
+                rows = rows.filter(alive)
+            found = list(rows[:MAX_REPORTED])
+            if not found:
+                continue
+            error_class, kind = (
+                (models.ProtectedError, "protected")
+                if edge.on_delete is models.PROTECT
+                else (models.RestrictedError, "restricted")
+            )
+            raise error_class(
+                f"Cannot delete some instances of model {parent.__name__!r} because they are "
+                f"referenced through {kind} foreign keys: {edge.name!r}.",
+                set(found),
+            )
+
+
+# --- restore -------------------------------------------------------------------------------
+
+
+def restore(queryset: models.QuerySet) -> tuple[int, dict[str, int]]:
+    """Restore the deleted rows of ``queryset`` and what their batches took with them."""
+    return restore_operation(queryset).result
+
+
+def restore_operation(queryset: models.QuerySet) -> Operation:
+    """Like :func:`restore`, returning the :class:`Operation`."""
+    _check_not_sliced(queryset, "restore")
+    model, using = queryset.model, queryset.db
+    roots = queryset.filter(**{f"{DELETED_AT}__isnull": False})
+    op = Operation(batch=uuid.uuid4(), when=timezone.now())
+    progress: dict[str, Any] = {}
+    try:
+        with transaction.atomic(using=using):
+            batches = list(roots.order_by().values_list(BATCH, flat=True).distinct())
+            if not batches:
+                return op
+            roots = roots.values("pk")
+            extra = {"batches": batches, "using": using}
+            if signals.pre_restore.has_listeners(model):
+                sid = transaction.savepoint(using=using)
+                trial = _mark_restored(model, roots, batches, op, using, {})
+                pks = trial.pks(using)
+                transaction.savepoint_rollback(sid, using=using)
+                signals.pre_restore.send(sender=model, batch=op.batch, pks=pks, **extra)
+            op = _mark_restored(model, roots, batches, op, using, progress)
+            if op.counts and signals.post_restore.has_listeners(model):
+                signals.post_restore.send(sender=model, batch=op.batch, pks=op.pks(using), **extra)
+    except IntegrityError as exc:
+        conflict = _find_conflict(progress.get("model"), progress.get("batches", []), using)
+        if conflict is None:
+            raise
+        raise RestoreConflict(conflict) from exc
+    return op
+
+
+def _mark_restored(
+    model: type[models.Model],
+    roots: models.QuerySet,
+    batches: list[uuid.UUID],
+    template: Operation,
+    using: str,
+    progress: dict[str, Any],
+) -> Operation:
+    op = Operation(batch=template.batch, when=template.when)
+    progress.update(model=model, batches=batches)
+    values = _values(model, None, op.batch, op.when)
+    count = _base(model, using).filter(pk__in=roots).filter(_parents_alive(model, using))
+    count = count.update(**values)
+    op.add(model, count)
+    frontier = {model._meta.concrete_model} if count else set()
+    while frontier:
+        conditions: dict[type[models.Model], list[Q]] = {}
+        for parent in frontier:
+            for edge in child_edges(parent):
+                if edge.on_delete is models.CASCADE and is_soft_deletable(edge.child):
+                    condition = _edge_filter(edge, parent, op.batch, using)
+                    conditions.setdefault(edge.child, []).append(condition)
+        frontier = set()
+        for child, child_conditions in conditions.items():
+            progress["model"] = child
+            count = (
+                _base(child, using)
+                .filter(
+                    reduce(or_, child_conditions),
+                    _parents_alive(child, using),
+                    **{f"{DELETED_AT}__isnull": False, f"{BATCH}__in": batches},
+                )
+                .update(**_values(child, None, op.batch, op.when))
+            )
+            op.add(child, count)
+            if count:
+                frontier.add(child)
+    return op
+
+
+def _find_conflict(
+    model: type[models.Model] | None, batches: list[uuid.UUID], using: str
+) -> str | None:
+    """Describe a live row that blocks restoring a row of ``batches`` (or None)."""
+    if model is None:
+        return None
+    dead = _base(model, using).filter(**{f"{DELETED_AT}__isnull": False, f"{BATCH}__in": batches})
+    for constraint in model._meta.constraints:
+        if not isinstance(constraint, models.UniqueConstraint) or not constraint.fields:
+            continue
+        names = list(constraint.fields)
+        attnames = [model._meta.get_field(name).attname for name in names]
+        live = _base(model, using).filter(**{f"{DELETED_AT}__isnull": True})
+        if constraint.condition is not None:
+            live = live.filter(constraint.condition)
+        live = live.filter(**{a: OuterRef(a) for a in attnames})
+        row = (
+            dead.annotate(_live_pk=live.values("pk")[:1])
+            .filter(Exists(live))
+            .values("pk", "_live_pk", *attnames)
+            .first()
+        )
+        if row:
+            shown = ", ".join(f"{n}={row[a]!r}" for n, a in zip(names, attnames, strict=True))
+            return (
+                f"Cannot restore {model._meta.label} pk={row['pk']}: {shown} is taken by a "
+                f"live row (pk={row['_live_pk']}) under constraint {constraint.name!r}. "
+                "Nothing was restored."
+            )
+    return None
+
+
+# --- purge ---------------------------------------------------------------------------------
+
+
+def purge(queryset: models.QuerySet, batch_size: int = 1000, progress: Any = None) -> int:
+    """Hard-delete the soft-deleted rows of ``queryset``, ``batch_size`` rows at a time.
+
+    Each chunk is its own transaction and uses Django's real delete (so ``pre_delete`` and
+    ``post_delete`` fire and CASCADE children go too), then sends ``post_purge``.
+
+    Args:
+        queryset: Rows to consider; alive rows in it are never touched.
+        batch_size: Rows of ``queryset.model`` per chunk.
+        progress: Optional callable(done, total) called after each chunk.
+
+    Returns:
+        The number of rows of ``queryset.model`` purged.
+    """
+    model, using = queryset.model, queryset.db
+    dead = queryset.filter(**{f"{DELETED_AT}__isnull": False}).order_by("pk")
+    total = dead.count()
+    done = 0
+    while True:
+        pks = list(dead.values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            break
+        with transaction.atomic(using=using):
+            models.QuerySet.delete(_base(model, using).filter(pk__in=pks))
+            signals.post_purge.send(
+                sender=model, pks={model._meta.label: pks}, batch=None, using=using
+            )
+        done += len(pks)
+        if progress is not None:
+            progress(done, total)
+    return done

@@ -1,0 +1,104 @@
+"""Soft delete: rows are marked, not removed, and come back exactly as a batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import models, router
+from django.utils.translation import gettext_lazy as _
+
+from ..querysets import AliveManager, DeletedManager, SoftDeleteManager
+
+SOFT_DELETE_FIELDS = frozenset({"deleted_at", "deletion_batch"})
+
+
+class SoftDeleteModel(models.Model):
+    """Adds ``deleted_at`` and ``deletion_batch``; ``delete()`` marks instead of removing.
+
+    - ``objects``: alive rows; ``all_objects``: every row; ``deleted_objects``: dead rows.
+      The base manager stays Django's plain one, so forward relations and hard deletes see
+      every row.
+    - ``delete()`` soft-deletes and cascades set-based, returning Django's
+      ``(count, {label: count})``; ``hard_delete()`` really deletes; ``restore()`` brings the
+      row back with what its deletion took.
+    - ``save()`` never writes the soft-delete columns of an existing row, so saving a stale
+      instance can neither resurrect a deleted row nor delete a live one.
+    - ``deletion_batch`` is the id shared by every row one operation touched: the delete
+      that removed a dead row, or the restore that brought an alive row back.
+    """
+
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
+    deletion_batch = models.UUIDField(
+        _("deletion batch"), null=True, blank=True, editable=False, db_index=True
+    )
+
+    objects = AliveManager()
+    all_objects = SoftDeleteManager()
+    deleted_objects = DeletedManager()
+
+    prodpatterns_soft_delete = True  # the marker relations.is_soft_deletable() looks for
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def _same_row(self, using: str | None) -> models.QuerySet:
+        if self.pk is None:
+            raise ValueError(
+                f"{self._meta.object_name} object can't be deleted or restored because its "
+                f"{self._meta.pk.attname} attribute is set to None."
+            )
+        using = using or router.db_for_write(self.__class__, instance=self)
+        return type(self).all_objects.db_manager(using).filter(pk=self.pk)
+
+    def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict]:
+        """Soft-delete this row and cascade; returns ``(count, {label: count})``."""
+        from ..deletion import soft_delete_operation
+
+        op = soft_delete_operation(self._same_row(using))
+        if op.counts.get(self._meta.label):
+            self.deleted_at, self.deletion_batch = op.when, op.batch
+            if hasattr(self, "updated_at"):
+                self.updated_at = op.when
+        return op.result
+
+    delete.alters_data = True
+
+    def hard_delete(self, using: str | None = None, keep_parents: bool = False) -> tuple:
+        """Really delete the row (Django's delete, signals and CASCADE included)."""
+        return super().delete(using=using, keep_parents=keep_parents)
+
+    hard_delete.alters_data = True
+
+    def restore(self, using: str | None = None) -> tuple[int, dict]:
+        """Bring the row back with what its deletion took; returns ``(count, {label: count})``."""
+        from ..deletion import restore_operation
+
+        op = restore_operation(self._same_row(using))
+        if op.counts.get(self._meta.label):
+            self.deleted_at, self.deletion_batch = None, op.batch
+            if hasattr(self, "updated_at"):
+                self.updated_at = op.when
+        return op.result
+
+    restore.alters_data = True
+
+    async def ahard_delete(self, using: str | None = None, keep_parents: bool = False) -> tuple:
+        return await sync_to_async(self.hard_delete)(using=using, keep_parents=keep_parents)
+
+    ahard_delete.alters_data = True
+
+    async def arestore(self, using: str | None = None) -> tuple[int, dict]:
+        return await sync_to_async(self.restore)(using=using)
+
+    arestore.alters_data = True
+
+    def _do_update(
+        self, base_qs: Any, using: Any, pk_val: Any, values: list, *args: Any, **kwargs: Any
+    ) -> Any:
+        values = [value for value in values if value[0].attname not in SOFT_DELETE_FIELDS]
+        return super()._do_update(base_qs, using, pk_val, values, *args, **kwargs)

@@ -1,0 +1,87 @@
+"""The ``on_delete`` graph between models, as the soft-delete cascade walks it.
+
+Kept apart from :mod:`django_prodpatterns.deletion` so checks and admin can read the same
+graph without running anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from django.db import models
+
+SOFT_DELETE_MARKER = "prodpatterns_soft_delete"
+
+
+def is_soft_deletable(model: type[models.Model]) -> bool:
+    """True for models built on :class:`~django_prodpatterns.models.SoftDeleteModel`."""
+    return bool(getattr(model, SOFT_DELETE_MARKER, False))
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One way rows of ``child`` hang on rows of a parent model.
+
+    ``field`` is the child's ForeignKey/OneToOneField, or, for a generic relation, the
+    parent's ``GenericRelation``.
+    """
+
+    child: type[models.Model]
+    field: Any
+    on_delete: Any
+    generic: bool = False
+
+    @property
+    def name(self) -> str:
+        """``"app_label.Model.field"``, for messages."""
+        if self.generic:
+            return f"{self.field.model._meta.label}.{self.field.name}"
+        return f"{self.child._meta.label}.{self.field.name}"
+
+
+@cache
+def child_edges(model: type[models.Model]) -> tuple[Edge, ...]:
+    """Every relation whose rows depend on rows of ``model``.
+
+    Reverse ForeignKeys and OneToOneFields (a forward OneToOne is a parent, never a child),
+    the ForeignKeys of explicit many-to-many ``through`` models, and ``GenericRelation``s.
+    Auto-created many-to-many tables and multi-table-inheritance parent links are left out:
+    the first hold links, not data, and the second share the parent's row.
+    """
+    model = model._meta.concrete_model
+    edges = []
+    for rel in model._meta.related_objects:
+        if rel.many_to_many or rel.related_model._meta.auto_created:
+            continue
+        if getattr(rel, "parent_link", False):
+            continue
+        edges.append(Edge(rel.related_model._meta.concrete_model, rel.field, rel.on_delete))
+    for field in model._meta.private_fields:
+        if hasattr(field, "bulk_related_objects"):  # GenericRelation
+            edges.append(
+                Edge(field.related_model._meta.concrete_model, field, models.CASCADE, True)
+            )
+    return tuple(edges)
+
+
+@cache
+def cascade_parent_fields(model: type[models.Model]) -> tuple[Any, ...]:
+    """The ForeignKeys of ``model`` through which a soft-deletable parent cascades to it."""
+    model = model._meta.concrete_model
+    return tuple(
+        field
+        for field in model._meta.concrete_fields
+        if field.is_relation
+        and (field.many_to_one or field.one_to_one)
+        and not getattr(field.remote_field, "parent_link", False)
+        and field.remote_field.on_delete is models.CASCADE
+        and is_soft_deletable(field.related_model)
+    )
+
+
+def clear_caches() -> None:
+    """Forget the graph (models changed, e.g. in tests with isolated apps)."""
+    child_edges.cache_clear()
+    cascade_parent_fields.cache_clear()
