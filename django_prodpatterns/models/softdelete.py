@@ -102,3 +102,22 @@ class SoftDeleteModel(models.Model):
     ) -> Any:
         values = [value for value in values if value[0].attname not in SOFT_DELETE_FIELDS]
         return super()._do_update(base_qs, using, pk_val, values, *args, **kwargs)
+
+
+ALIVE = models.Q(deleted_at__isnull=True)
+
+
+def alive_unique(*fields: str, name: str, **kwargs: Any) -> models.UniqueConstraint:
+    """A unique constraint that counts only alive rows (``deleted_at IS NULL``).
+
+    Use it in ``Meta.constraints`` instead of ``unique=True``, so that a soft-deleted row
+    does not block a new row with the same value::
+
+        constraints = [alive_unique("slug", name="shop_product_slug_alive_uniq")]
+    """
+    return models.UniqueConstraint(fields=list(fields), condition=ALIVE, name=name, **kwargs)
+
+
+def alive_index(*fields: str, name: str, **kwargs: Any) -> models.Index:
+    """A partial index over alive rows, so lists of alive rows skip the dead ones."""
+    return models.Index(fields=list(fields), condition=ALIVE, name=name, **kwargs)
