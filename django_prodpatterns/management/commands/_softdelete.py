@@ -1,0 +1,87 @@
+"""Argument parsing and output shared by the soft-delete commands.
+
+Every problem with the input becomes a ``CommandError`` with one line of text before
+anything is written, so the command exits non-zero and the data stays as it was.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+from django.db import models
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from ...relations import is_soft_deletable
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def soft_delete_model(label: str) -> type[models.Model]:
+    """The soft-deletable model named ``app_label.Model``."""
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        raise CommandError(f"Unknown model {label!r} (expected app_label.ModelName).") from None
+    if not is_soft_deletable(model):
+        raise CommandError(f"{model._meta.label} is not a soft-delete model.")
+    return model
+
+
+def primary_keys(model: type[models.Model], values: list[str]) -> list[Any]:
+    """Convert ``--pk`` values to the model's primary-key type."""
+    try:
+        return [model._meta.pk.to_python(value) for value in values]
+    except ValidationError as exc:
+        raise CommandError(
+            f"Invalid --pk for {model._meta.label}: {' '.join(exc.messages)}"
+        ) from None
+
+
+def existing(model: type[models.Model], pks: list[Any], using: str) -> None:
+    """Fail unless every pk exists (alive or deleted)."""
+    found = set(model._base_manager.using(using).filter(pk__in=pks).values_list("pk", flat=True))
+    missing = [pk for pk in pks if pk not in found]
+    if missing:
+        shown = ", ".join(str(pk) for pk in missing)
+        raise CommandError(f"No {model._meta.label} with pk {shown}.")
+
+
+def batch_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise CommandError(f"Invalid --batch {value!r}: not a UUID.") from None
+
+
+def moment(value: str, option: str) -> datetime:
+    """A date (midnight, current time zone) or a datetime."""
+    parsed = parse_datetime(value)
+    if parsed is None:
+        day = parse_date(value)
+        if day is None:
+            raise CommandError(f"Invalid {option} {value!r}: use YYYY-MM-DD or ISO 8601.")
+        parsed = datetime(day.year, day.month, day.day)
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed
+
+
+def duration(value: str) -> timedelta:
+    """``30d``, ``12h``, ``90m``, ``45s`` or ``2w``."""
+    match = _DURATION.match(value)
+    if not match:
+        raise CommandError(f"Invalid duration {value!r}: use a number and s, m, h, d or w.")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def write_counts(stdout: Any, counts: dict[str, int]) -> None:
+    for label, count in sorted(counts.items()):
+        stdout.write(f"  {label}: {count}")

@@ -1,0 +1,55 @@
+"""``manage.py purge_deleted --older-than 30d``: really delete long-dead rows, in chunks."""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, models
+from django.utils import timezone
+
+from ...deletion import purge
+from ...relations import is_soft_deletable
+from ._softdelete import duration, soft_delete_model
+
+
+class Command(BaseCommand):
+    help = "Hard-delete rows soft-deleted longer ago than --older-than, batch by batch."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--older-than", required=True, help="e.g. 30d, 12h, 2w")
+        parser.add_argument("--model", action="append", default=[], help="app_label.Model")
+        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
+        parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
+
+    def handle(self, *args, older_than, model, batch_size, dry_run, database, **options):
+        cutoff = timezone.now() - duration(older_than)
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        if model:
+            targets = [soft_delete_model(label) for label in model]
+        else:
+            from django.apps import apps
+
+            targets = [m for m in apps.get_models() if is_soft_deletable(m)]
+        purged = 0
+        for target in targets:
+            rows = target._base_manager.using(database).filter(deleted_at__lt=cutoff)
+            if dry_run:
+                count = rows.count()
+                if count:
+                    self.stdout.write(f"  {target._meta.label}: {count}")
+                purged += count
+                continue
+            label = target._meta.label
+
+            def report(done, total, label=label):
+                if total > batch_size:
+                    self.stdout.write(f"  {label}: {done}/{total}")
+
+            try:
+                count = purge(rows, batch_size=batch_size, progress=report)
+            except (models.ProtectedError, models.RestrictedError) as exc:
+                raise CommandError(f"{label}: {exc.args[0]}") from None
+            if count:
+                self.stdout.write(f"  {label}: {count}")
+            purged += count
+        verb = "Would purge" if dry_run else "Purged"
+        self.stdout.write(f"{verb} {purged} rows deleted before {cutoff:%Y-%m-%d %H:%M:%S %Z}.")

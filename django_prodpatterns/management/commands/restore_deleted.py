@@ -1,0 +1,64 @@
+"""``manage.py restore_deleted app_label.Model``: bring rows back by pk, batch or date."""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, transaction
+
+from ...context import audit_context
+from ...deletion import restore_operation
+from ...exceptions import RestoreConflict
+from ._softdelete import batch_id, existing, moment, primary_keys, soft_delete_model, write_counts
+
+
+class Command(BaseCommand):
+    help = (
+        "Restore soft-deleted rows and what their deletion took with them. Restoring by "
+        "--batch brings back exactly what that delete removed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("model", help="app_label.ModelName")
+        parser.add_argument("--pk", action="append", default=[], help="repeatable")
+        parser.add_argument("--batch", help="a deletion batch id (UUID)")
+        parser.add_argument("--deleted-after", help="YYYY-MM-DD or an ISO 8601 datetime")
+        parser.add_argument("--all", action="store_true", help="every deleted row of the model")
+        parser.add_argument("--reason", help="stored with the audit trail")
+        parser.add_argument("--dry-run", action="store_true", help="show, change nothing")
+        parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
+
+    def handle(
+        self, *args, model, pk, batch, deleted_after, all, reason, dry_run, database, **options
+    ):
+        model = soft_delete_model(model)
+        if not (pk or batch or deleted_after or all):
+            raise CommandError("Say what to restore: --pk, --batch, --deleted-after or --all.")
+        rows = model._base_manager.using(database).filter(deleted_at__isnull=False)
+        if pk:
+            pks = primary_keys(model, pk)
+            existing(model, pks, database)
+            rows = rows.filter(pk__in=pks)
+        if batch:
+            rows = rows.filter(deletion_batch=batch_id(batch))
+        if deleted_after:
+            rows = rows.filter(deleted_at__gt=moment(deleted_after, "--deleted-after"))
+        selected = rows.count()
+        if not selected:
+            raise CommandError(f"No deleted {model._meta.label} rows match.")
+        try:
+            with audit_context(reason=reason), transaction.atomic(using=database):
+                op = restore_operation(rows)
+                if dry_run:
+                    transaction.set_rollback(True, using=database)
+        except RestoreConflict as exc:
+            raise CommandError(str(exc)) from None
+        total, counts = op.result
+        verb = "Would restore" if dry_run else "Restored"
+        self.stdout.write(f"{verb} {total} rows (restore id {op.batch}):")
+        write_counts(self.stdout, counts)
+        waiting = selected - counts.get(model._meta.label, 0)
+        if waiting:
+            self.stdout.write(
+                f"{waiting} selected {model._meta.label} rows stay deleted: a parent they "
+                "cascade from is still deleted; restore the parent instead."
+            )
+        if dry_run:
+            self.stdout.write("Dry run: nothing was changed.")

@@ -1,0 +1,42 @@
+"""``manage.py soft_delete app_label.Model --pk 1 --pk 2``: soft-delete rows and cascade."""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, models, transaction
+
+from ...context import audit_context
+from ...deletion import soft_delete_operation
+from ...exceptions import SoftDeleteCascadeError
+from ._softdelete import existing, primary_keys, soft_delete_model, write_counts
+
+
+class Command(BaseCommand):
+    help = "Soft-delete rows (and what CASCADE takes with them) as one batch."
+
+    def add_arguments(self, parser):
+        parser.add_argument("model", help="app_label.ModelName")
+        parser.add_argument("--pk", action="append", required=True, help="repeatable")
+        parser.add_argument("--reason", help="stored with the audit trail")
+        parser.add_argument("--dry-run", action="store_true", help="show, change nothing")
+        parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
+
+    def handle(self, *args, model, pk, reason, dry_run, database, **options):
+        model = soft_delete_model(model)
+        pks = primary_keys(model, pk)
+        existing(model, pks, database)
+        rows = model._base_manager.using(database).filter(pk__in=pks)
+        already = sorted(rows.filter(deleted_at__isnull=False).values_list("pk", flat=True))
+        if already:
+            self.stdout.write(f"Already deleted, skipped: {', '.join(map(str, already))}")
+        try:
+            with audit_context(reason=reason), transaction.atomic(using=database):
+                op = soft_delete_operation(rows)
+                if dry_run:
+                    transaction.set_rollback(True, using=database)
+        except (models.ProtectedError, models.RestrictedError, SoftDeleteCascadeError) as exc:
+            raise CommandError(str(exc.args[0])) from None
+        total, counts = op.result
+        verb = "Would soft-delete" if dry_run else "Soft-deleted"
+        self.stdout.write(f"{verb} {total} rows in batch {op.batch}:")
+        write_counts(self.stdout, counts)
+        if dry_run:
+            self.stdout.write("Dry run: nothing was changed.")
