@@ -72,7 +72,8 @@ def test_owner_alias_is_not_checked():
 def test_sqlite_database_is_a_warning():
     messages = run_checks(databases=["sqlite"])
     assert ids(messages) == ["prodpatterns.W001"]
-    assert "SQLite" in messages[0].msg
+    (warning,) = [m for m in messages if m.id == "prodpatterns.W001"]
+    assert "SQLite" in warning.msg
 
 
 def test_plain_check_without_databases_does_not_connect(django_assert_num_queries):

@@ -1,0 +1,195 @@
+"""Admin integration: soft-delete aware ModelAdmin (the audit browser comes later).
+
+Usage::
+
+    from django_prodpatterns.admin import SoftDeleteAdmin
+
+    @admin.register(Post)
+    class PostAdmin(SoftDeleteAdmin):
+        ...
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import get_deleted_objects, model_ngettext
+from django.core.exceptions import PermissionDenied
+from django.db import router, transaction
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+
+from .deletion import restore_operation
+from .exceptions import RestoreConflict
+
+PREVIEW_LIMIT = 100  # rows listed per model on a confirmation page
+
+
+class DeletedStateFilter(admin.SimpleListFilter):
+    """Alive rows by default; deleted rows or every row on request."""
+
+    title = _("deletion state")
+    parameter_name = "deleted"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("deleted", _("Deleted")), ("all", _("All"))]
+
+    def choices(self, changelist: Any) -> Any:
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": _("Alive"),
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        if self.value() == "deleted":
+            return queryset.filter(deleted_at__isnull=False)
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(deleted_at__isnull=True)
+
+
+class SoftDeleteAdminMixin:
+    """ModelAdmin behaviour for soft-delete models.
+
+    - The changelist filters alive / deleted / all rows (alive by default) and marks
+      deleted rows; change views open deleted rows too (read-only soft-delete columns).
+    - "Delete" (the view and the stock action) soft-deletes.
+    - "Restore selected" previews what the restore brings back, then restores.
+    - "Hard-delete selected" lists the real cascade, as Django's delete does, then deletes.
+    - Inlines of soft-delete models hide deleted rows (their default manager is alive-only).
+    """
+
+    actions = ["restore_selected", "hard_delete_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        queryset = self.model.all_objects.get_queryset()
+        ordering = self.get_ordering(request)
+        return queryset.order_by(*ordering) if ordering else queryset
+
+    def get_list_filter(self, request: HttpRequest) -> list[Any]:
+        return [DeletedStateFilter, *super().get_list_filter(request)]
+
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        return [*super().get_list_display(request), "deletion_state"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return [*super().get_readonly_fields(request, obj), "deleted_at", "deletion_batch"]
+
+    @admin.display(description=_("deleted"))
+    def deletion_state(self, obj: Any) -> str:
+        if obj.deleted_at is None:
+            return ""
+        return _("Deleted %(when)s") % {"when": obj.deleted_at.strftime("%Y-%m-%d %H:%M")}
+
+    def _confirmation(
+        self, request: HttpRequest, queryset: Any, template: str, context: dict[str, Any]
+    ) -> TemplateResponse:
+        opts = self.model._meta
+        return TemplateResponse(
+            request,
+            f"prodpatterns/admin/{template}",
+            {
+                **self.admin_site.each_context(request),
+                "opts": opts,
+                "app_label": opts.app_label,
+                "queryset": queryset,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "media": self.media,
+                **context,
+            },
+        )
+
+    @admin.action(description=_("Restore selected %(verbose_name_plural)s"), permissions=["delete"])
+    def restore_selected(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+        using = router.db_for_write(self.model)
+        if request.POST.get("post"):
+            try:
+                total, counts = queryset.restore()
+            except RestoreConflict as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return None
+            self.message_user(
+                request,
+                _("Restored %(total)d rows (%(counts)s).")
+                % {"total": total, "counts": _describe(counts)},
+                messages.SUCCESS,
+            )
+            return None
+        error, preview, selected = None, [], queryset.filter(deleted_at__isnull=False).count()
+        with transaction.atomic(using=using):
+            try:
+                op = restore_operation(queryset)
+                preview = _preview(op, using)
+            except RestoreConflict as exc:
+                error = str(exc)
+            transaction.set_rollback(True, using=using)
+        restored_here = op.counts.get(self.model._meta.label, 0) if error is None else 0
+        return self._confirmation(
+            request,
+            queryset,
+            "restore_confirmation.html",
+            {
+                "title": _("Restore: are you sure?"),
+                "preview": preview,
+                "error": error,
+                "waiting": selected - restored_here if error is None else 0,
+            },
+        )
+
+    @admin.action(
+        description=_("Hard-delete selected %(verbose_name_plural)s"), permissions=["delete"]
+    )
+    def hard_delete_selected(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+        deletable, model_count, perms_needed, protected = get_deleted_objects(
+            queryset, request, self.admin_site
+        )
+        if request.POST.get("post") and not protected:
+            if perms_needed:
+                raise PermissionDenied
+            count = queryset.count()
+            queryset.hard_delete()
+            self.message_user(
+                request,
+                _("Hard-deleted %(count)d %(items)s.")
+                % {"count": count, "items": model_ngettext(self.opts, count)},
+                messages.SUCCESS,
+            )
+            return None
+        return self._confirmation(
+            request,
+            queryset,
+            "hard_delete_confirmation.html",
+            {
+                "title": _("Hard delete: are you sure?"),
+                "deletable_objects": [deletable],
+                "model_count": dict(model_count).items(),
+                "perms_lacking": perms_needed,
+                "protected": protected,
+            },
+        )
+
+
+class SoftDeleteAdmin(SoftDeleteAdminMixin, admin.ModelAdmin):
+    """A ModelAdmin for soft-delete models; see :class:`SoftDeleteAdminMixin`."""
+
+
+def _describe(counts: dict[str, int]) -> str:
+    return ", ".join(f"{label}: {count}" for label, count in sorted(counts.items()))
+
+
+def _preview(op: Any, using: str) -> list[tuple[str, int, list[str]]]:
+    """(model label, count, first rows as text) for each model the operation touched."""
+    rows = []
+    for label, model in sorted(op.models.items()):
+        sample = model._base_manager.using(using).filter(deletion_batch=op.batch)
+        rows.append((label, op.counts[label], [str(obj) for obj in sample[:PREVIEW_LIMIT]]))
+    return rows

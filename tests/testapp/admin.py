@@ -1,0 +1,22 @@
+from django.contrib import admin
+
+from django_prodpatterns.admin import SoftDeleteAdmin
+
+from .models import Category, Comment, Post
+
+
+class CommentInline(admin.TabularInline):
+    model = Comment
+    fields = ["text"]
+    extra = 0
+
+
+@admin.register(Post)
+class PostAdmin(SoftDeleteAdmin):
+    list_display = ["title", "category"]
+    inlines = [CommentInline]
+
+
+@admin.register(Category)
+class CategoryAdmin(SoftDeleteAdmin):
+    list_display = ["name"]
