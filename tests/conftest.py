@@ -16,8 +16,9 @@ from django_prodpatterns.db.roles import grant_app_privileges
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         owner = connections["default"]
-        owner.ensure_connection()
-        grant_app_privileges(owner.connection, APP_ROLE.name)
+        if owner.vendor == "postgresql":  # tests/settings_sqlite.py has no roles
+            owner.ensure_connection()
+            grant_app_privileges(owner.connection, APP_ROLE.name)
     yield
     with django_db_blocker.unblock():
         connections.close_all()
