@@ -1,8 +1,14 @@
 """Benchmark settings: the test settings, on a database of the benchmarks' own."""
 
+from importlib.util import find_spec
+
 from django_prodpatterns.db import embedded
 from tests.settings import *  # noqa: F403
-from tests.settings import SETUP_DATABASE
+from tests.settings import INSTALLED_APPS, SETUP_DATABASE
 
 _local = embedded.prepare(SETUP_DATABASE, database="prodpatterns_bench")
 DATABASES = {"default": _local.owner, "app": _local.app}
+
+INSTALLED_APPS = [*INSTALLED_APPS, "benchmarks.benchapp"]
+if find_spec("safedelete") is not None:
+    INSTALLED_APPS.append("safedelete")

@@ -114,13 +114,16 @@ def _edge_filter(edge: Edge, parent: type[models.Model], batch: uuid.UUID, using
 
 
 def _parents_alive(model: type[models.Model], using: str) -> Q:
-    """Rows none of whose soft-deletable CASCADE parents is deleted."""
+    """Rows none of whose soft-deletable CASCADE parents is deleted.
+
+    Written as NOT EXISTS so PostgreSQL plans an anti-join (and a NULL key passes).
+    """
     condition = Q()
     for fk in cascade_parent_fields(model):
-        alive = _base(fk.related_model, using).filter(**{f"{DELETED_AT}__isnull": True})
-        condition &= Q(**{f"{fk.attname}__isnull": True}) | Q(
-            **{f"{fk.attname}__in": alive.values(fk.target_field.attname)}
+        dead_parent = _base(fk.related_model, using).filter(
+            **{fk.target_field.attname: OuterRef(fk.attname), f"{DELETED_AT}__isnull": False}
         )
+        condition &= ~Exists(dead_parent)
     return condition
 
 
@@ -288,24 +291,31 @@ def _mark_restored(
     op.add(model, count)
     frontier = {model._meta.concrete_model} if count else set()
     while frontier:
-        conditions: dict[type[models.Model], list[Q]] = {}
+        # A dead row of the batches comes back once all its CASCADE parents are alive. That
+        # condition needs no join to "the rows restored just now" (whose fresh batch ids the
+        # planner cannot estimate); generic children, whose parents no ForeignKey names,
+        # are the exception and are driven by their parents' restore id.
+        by_key: set[type[models.Model]] = set()
+        generic: dict[type[models.Model], list[Q]] = {}
         for parent in frontier:
             for edge in child_edges(parent):
-                if edge.on_delete is models.CASCADE and is_soft_deletable(edge.child):
+                if edge.on_delete is not models.CASCADE or not is_soft_deletable(edge.child):
+                    continue
+                if edge.generic:
                     condition = _edge_filter(edge, parent, op.batch, using)
-                    conditions.setdefault(edge.child, []).append(condition)
+                    generic.setdefault(edge.child, []).append(condition)
+                else:
+                    by_key.add(edge.child)
         frontier = set()
-        for child, child_conditions in conditions.items():
+        for child in by_key | generic.keys():
             progress["model"] = child
-            count = (
-                _base(child, using)
-                .filter(
-                    reduce(or_, child_conditions),
-                    _parents_alive(child, using),
-                    **{f"{DELETED_AT}__isnull": False, f"{BATCH}__in": batches},
-                )
-                .update(**_values(child, None, op.batch, op.when))
+            rows = _base(child, using).filter(
+                _parents_alive(child, using),
+                **{f"{DELETED_AT}__isnull": False, f"{BATCH}__in": batches},
             )
+            if child not in by_key:
+                rows = rows.filter(reduce(or_, generic[child]))
+            count = rows.update(**_values(child, None, op.batch, op.when))
             op.add(child, count)
             if count:
                 frontier.add(child)

@@ -213,6 +213,25 @@ def test_purge_in_batches_reports_progress():
     assert not Post.all_objects.exists()
 
 
+def test_purge_sends_post_purge_with_the_purged_pks():
+    from django_prodpatterns import signals
+
+    posts = PostFactory.create_batch(3)
+    Post.objects.filter(pk__in=[p.pk for p in posts[:2]]).delete()
+    age(Post, 40)
+    seen = []
+
+    def receiver(sender, pks, **kwargs):
+        seen.append((sender, pks))
+
+    signals.post_purge.connect(receiver)
+    try:
+        run("purge_deleted", "--older-than", "30d", "--model", "testapp.Post")
+    finally:
+        signals.post_purge.disconnect(receiver)
+    assert seen == [(Post, {"testapp.Post": sorted(p.pk for p in posts[:2])})]
+
+
 def test_purge_dry_run_changes_nothing():
     PostFactory().delete()
     age(Post, 40)

@@ -1,0 +1,42 @@
+"""Benchmark models: a parent -> child -> grandchild chain per library.
+
+The tables are created with ``migrate --run-syncdb`` (this app has no migrations): they
+exist only in the benchmark database.
+"""
+
+from django.db import models
+
+from django_prodpatterns.models import SoftDeleteModel
+
+
+class Parent(SoftDeleteModel):
+    name = models.CharField(max_length=20, default="")
+
+
+class Child(SoftDeleteModel):
+    parent = models.ForeignKey(Parent, models.CASCADE)
+
+
+class GrandChild(SoftDeleteModel):
+    child = models.ForeignKey(Child, models.CASCADE)
+
+
+try:
+    from safedelete import SOFT_DELETE_CASCADE
+    from safedelete.models import SafeDeleteModel
+except ImportError:  # django-safedelete is optional (pip install -e ".[bench]")
+    SafeDeleteModel = None
+
+if SafeDeleteModel is not None:
+
+    class SafeParent(SafeDeleteModel):
+        _safedelete_policy = SOFT_DELETE_CASCADE
+        name = models.CharField(max_length=20, default="")
+
+    class SafeChild(SafeDeleteModel):
+        _safedelete_policy = SOFT_DELETE_CASCADE
+        parent = models.ForeignKey(SafeParent, models.CASCADE)
+
+    class SafeGrandChild(SafeDeleteModel):
+        _safedelete_policy = SOFT_DELETE_CASCADE
+        child = models.ForeignKey(SafeChild, models.CASCADE)
