@@ -138,7 +138,9 @@ class SoftDeleteAdminMixin:
             queryset,
             "restore_confirmation.html",
             {
-                "title": _("Restore: are you sure?"),
+                "title": _("Restore"),
+                "action_name": "restore_selected",
+                "confirm_label": _("Yes, restore") if preview and not error else None,
                 "preview": preview,
                 "error": error,
                 "waiting": selected - restored_here if error is None else 0,
@@ -169,7 +171,9 @@ class SoftDeleteAdminMixin:
             queryset,
             "hard_delete_confirmation.html",
             {
-                "title": _("Hard delete: are you sure?"),
+                "title": _("Hard delete"),
+                "action_name": "hard_delete_selected",
+                "confirm_label": None if perms_needed or protected else _("Yes, delete for real"),
                 "deletable_objects": [deletable],
                 "model_count": dict(model_count).items(),
                 "perms_lacking": perms_needed,
