@@ -17,6 +17,25 @@ DEMO_USERNAME = "admin"
 DEMO_PASSWORD = "admin"
 
 
+CATALOGUE = {
+    "Books": [("Dune", "9.99"), ("Solaris", "8.50"), ("Neuromancer", "7.25")],
+    "Music": [("Kind of Blue", "12.00"), ("Blue Train", "11.00")],
+}
+
+
+def seed():
+    """A small catalogue on first run, so every admin page has something to show."""
+    from example_project.shop.models import Category, Product
+
+    if Category.all_objects.exists():
+        return
+    for name, products in CATALOGUE.items():
+        category = Category.objects.create(name=name)
+        Product.objects.bulk_create(
+            Product(category=category, name=title, price=price) for title, price in products
+        )
+
+
 class Command(BaseCommand):
     help = "Migrate the database, create a demo superuser and serve the admin."
 
@@ -42,6 +61,7 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(DEMO_PASSWORD)
         user.save()
+        seed()
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
         self.stdout.write(
             self.style.SUCCESS(
