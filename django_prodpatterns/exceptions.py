@@ -32,3 +32,7 @@ class SoftDeleteCascadeError(ProdPatternsError):
     Raised when ``PRODPATTERNS["SOFT_DELETE_PLAIN_CHILDREN"]`` says ``"error"`` (the default)
     for that model and such rows exist; nothing is changed.
     """
+
+
+class TenantMismatch(ProdPatternsError):
+    """A write would move a row to another tenant or touch another tenant's row."""

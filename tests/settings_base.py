@@ -38,6 +38,10 @@ TEMPLATES = [
     }
 ]
 
+# The default; set here only because generating the app's own migration for a swappable
+# model needs it. Projects that keep the default need not set it.
+PRODPATTERNS_TENANT_MODEL = "prodpatterns.Tenant"
+
 PRODPATTERNS = {
     "SOFT_DELETE_PLAIN_CHILDREN": {"testapp.Attachment": "error"},
 }

@@ -1,9 +1,18 @@
-"""Abstract model bases, one module per pattern.
+"""Abstract model bases, one module per pattern, and the default tenant model.
 
-Import them from here: ``from django_prodpatterns.models import SoftDeleteModel``.
+Import them from here: ``from django_prodpatterns.models import TenantModel``.
 """
 
 from .softdelete import SoftDeleteModel, alive_index, alive_unique
+from .tenancy import Tenant, TenantModel, get_tenant_model
 from .timestamps import TimestampedModel
 
-__all__ = ["SoftDeleteModel", "TimestampedModel", "alive_index", "alive_unique"]
+__all__ = [
+    "SoftDeleteModel",
+    "Tenant",
+    "TenantModel",
+    "TimestampedModel",
+    "alive_index",
+    "alive_unique",
+    "get_tenant_model",
+]

@@ -4,7 +4,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelatio
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from django_prodpatterns.models import SoftDeleteModel, TimestampedModel
+from django_prodpatterns.models import SoftDeleteModel, TenantModel, TimestampedModel
 
 
 class Article(TimestampedModel):
@@ -157,3 +157,38 @@ class Folder(SoftDeleteModel):
 
     parent = models.ForeignKey("self", models.CASCADE, null=True, related_name="children")
     name = models.CharField(max_length=100)
+
+
+# --- tenancy -------------------------------------------------------------------------------
+# Project -> Task is a foreign key between tenant models (kept inside one tenant by a
+# (tenant, key) foreign key); Task.labels is a many-to-many between tenant models.
+
+
+class Project(TenantModel):
+    name = models.CharField(max_length=100)
+    code = models.CharField(max_length=20)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "code"], name="testapp_project_code_uniq")
+        ]
+        indexes = [models.Index(fields=["tenant", "name"], name="testapp_project_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Label(TenantModel):
+    name = models.CharField(max_length=50)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Task(TenantModel):
+    project = models.ForeignKey(Project, models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=100)
+    labels = models.ManyToManyField(Label, blank=True, related_name="tasks")
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,254 @@
+"""Tenant isolation: the tenant model, TenantModel, and the DDL each tenant model gets.
+
+Two layers enforce the same rule. The ORM scopes ``objects`` to the current tenant and
+raises :class:`~django_prodpatterns.exceptions.TenantRequired` without one; PostgreSQL row
+level security (policies created by migrations, see :mod:`django_prodpatterns.db.constraints`)
+enforces it for every statement, ORM or raw, for the application role.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from django.db.backends.utils import truncate_name
+from django.db.models.fields.related import lazy_related_operation
+from django.db.models.signals import class_prepared
+from django.utils.translation import gettext_lazy as _
+
+from ..conf import TENANT_MODEL_SETTING, app_settings
+from ..context import get_current_tenant
+from ..db.constraints import RowLevelSecurity, TenantForeignKey, ThroughRowLevelSecurity
+from ..exceptions import TenantMismatch, TenantRequired
+from .timestamps import TimestampedModel
+
+TENANT_FIELD = "tenant"
+
+
+class Tenant(TimestampedModel):
+    """The default tenant model; swap it with ``PRODPATTERNS_TENANT_MODEL``."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), unique=True)
+
+    class Meta:
+        swappable = TENANT_MODEL_SETTING
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def get_tenant_model() -> type[models.Model]:
+    """The active tenant model (like ``django.contrib.auth.get_user_model()``)."""
+    try:
+        return apps.get_model(app_settings.tenant_model, require_ready=False)
+    except (LookupError, ValueError) as exc:
+        raise ImproperlyConfigured(
+            f"{TENANT_MODEL_SETTING} refers to {app_settings.tenant_model!r}, which is not an "
+            "installed model."
+        ) from exc
+
+
+def current_tenant_pk(model: type[models.Model]) -> Any:
+    """The current tenant's primary key, or TenantRequired naming ``model``."""
+    tenant = get_current_tenant()
+    if tenant is None:
+        raise TenantRequired(
+            f"{model._meta.label} is tenant-scoped and there is no current tenant: run the "
+            "code inside tenant_context(tenant) (TenantMiddleware does it for requests)."
+        )
+    return getattr(tenant, "pk", tenant)
+
+
+class TenantQuerySet(models.QuerySet):
+    """QuerySet of tenant models: bulk creates take the current tenant; tenants never move."""
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[models.Model]:
+        objs = list(objs)
+        for obj in objs:
+            obj._fill_tenant()
+        return super().bulk_create(objs, *args, **kwargs)
+
+    bulk_create.alters_data = True
+
+    def update(self, **kwargs: Any) -> int:
+        if TENANT_FIELD in kwargs or f"{TENANT_FIELD}_id" in kwargs:
+            raise TenantMismatch(f"{self.model._meta.label}: a row's tenant cannot change.")
+        return super().update(**kwargs)
+
+    update.alters_data = True
+
+
+class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
+    """``objects`` of tenant models: the current tenant's rows only."""
+
+    def get_queryset(self) -> models.QuerySet:
+        pk = current_tenant_pk(self.model)
+        return super().get_queryset().filter(**{f"{TENANT_FIELD}_id": pk})
+
+    def cross_tenant(self) -> models.QuerySet:
+        """Every tenant's rows, through the cross-tenant alias (``ADMIN_DATABASE``) only.
+
+        That alias connects as a role that PostgreSQL lets past row level security; on the
+        application's alias the same query would still see one tenant. Deliberately easy
+        to grep for.
+        """
+        alias = app_settings.ADMIN_DATABASE
+        if not alias:
+            raise ImproperlyConfigured(
+                "cross_tenant() needs PRODPATTERNS['ADMIN_DATABASE']: a database alias whose "
+                "role has BYPASSRLS (see manage.py prodpatterns roles)."
+            )
+        return super().get_queryset().using(alias)
+
+
+class TenantField(models.ForeignKey):
+    """The ``tenant`` foreign key: a ForeignKey that migrations never write as swappable.
+
+    A swappable reference would make every migration read ``PRODPATTERNS_TENANT_MODEL`` from
+    settings, which projects that keep the default tenant model do not define.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["swappable"] = False
+        super().__init__(*args, **kwargs)
+
+
+class TenantModel(models.Model):
+    """A row that belongs to one tenant, isolated by the ORM and by row level security.
+
+    - ``tenant`` is filled from the current context on create and can never change.
+    - ``objects`` shows the current tenant's rows and raises ``TenantRequired`` without a
+      current tenant; ``objects.cross_tenant()`` works only on the cross-tenant alias.
+    - Migrations give the table ENABLE + FORCE row level security with a fail-closed policy,
+      a unique (tenant, pk) key, and foreign keys to other tenant models over (tenant, key),
+      so a row can never reference another tenant's row.
+    """
+
+    tenant = TenantField(
+        app_settings.tenant_model,
+        on_delete=models.PROTECT,
+        editable=False,
+        related_name="+",
+        verbose_name=_("tenant"),
+    )
+
+    objects = TenantManager()
+
+    prodpatterns_tenant_scoped = True  # checks.TENANT_SCOPED_ATTRIBUTE
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding:
+            self._fill_tenant()
+        elif str(self.tenant_id) != str(getattr(self, "_loaded_tenant_id", self.tenant_id)):
+            raise TenantMismatch(f"{self._meta.label}: a row's tenant cannot change.")
+        super().save(*args, **kwargs)
+
+    save.alters_data = True
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> TenantModel:
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_tenant_id = instance.__dict__.get(f"{TENANT_FIELD}_id")
+        return instance
+
+    def _fill_tenant(self) -> None:
+        current = current_tenant_pk(type(self))
+        if self.tenant_id is None:
+            self.tenant_id = current
+        elif str(self.tenant_id) != str(current):
+            raise TenantMismatch(
+                f"{self._meta.label}: cannot write a row of tenant {self.tenant_id} while the "
+                f"current tenant is {current}."
+            )
+
+
+# --- the DDL every concrete tenant model gets -----------------------------------------------
+
+
+def constraint_name(model: type[models.Model], suffix: str) -> str:
+    return truncate_name(f"{model._meta.app_label}_{model._meta.model_name}_{suffix}", 63)
+
+
+def _add_constraint(model: type[models.Model], constraint: Any) -> None:
+    if any(c.name == constraint.name for c in model._meta.constraints):
+        return
+    constraints = [*model._meta.constraints, constraint]
+    model._meta.constraints = constraints
+    model._meta.original_attrs["constraints"] = constraints  # what migrations read
+
+
+def is_tenant_model(model: Any) -> bool:
+    return (
+        isinstance(model, type)
+        and getattr(model, "prodpatterns_tenant_scoped", False)
+        and not model._meta.abstract
+    )
+
+
+def _tenant_key(model: Any, target: Any, field: Any) -> None:
+    if is_tenant_model(target):
+        _add_constraint(
+            model,
+            TenantForeignKey(
+                name=constraint_name(model, f"{field.name}_tenant_fk"),
+                field=field.name,
+                tenant_field=TENANT_FIELD,
+            ),
+        )
+
+
+def _tenant_link(model: Any, target: Any, field: Any) -> None:
+    if is_tenant_model(target) and field.remote_field.through._meta.auto_created:
+        _add_constraint(
+            model,
+            ThroughRowLevelSecurity(
+                name=constraint_name(model, f"{field.name}_rls"), field=field.name
+            ),
+        )
+
+
+def add_tenant_constraints(sender: type[models.Model], **kwargs: Any) -> None:
+    """class_prepared: give a concrete tenant model its row level security and keys.
+
+    Historical models built by migrations (module ``__fake__``) are left alone: their
+    constraints come from the migration state.
+    """
+    opts = sender._meta
+    if not is_tenant_model(sender) or opts.proxy or opts.swapped:
+        return
+    if sender.__module__ == "__fake__":
+        return
+    _add_constraint(
+        sender, RowLevelSecurity(name=constraint_name(sender, "tenant_rls"), field=TENANT_FIELD)
+    )
+    _add_constraint(
+        sender,
+        models.UniqueConstraint(
+            fields=[TENANT_FIELD, opts.pk.name], name=constraint_name(sender, "tenant_key")
+        ),
+    )
+    for field in opts.local_fields:
+        if (
+            field.is_relation
+            and field.name != TENANT_FIELD
+            and (field.many_to_one or field.one_to_one)
+        ):
+            if getattr(field.remote_field, "parent_link", False):
+                continue
+            lazy_related_operation(
+                partial(_tenant_key, field=field), sender, field.remote_field.model
+            )
+    for field in opts.local_many_to_many:
+        lazy_related_operation(partial(_tenant_link, field=field), sender, field.remote_field.model)
+
+
+class_prepared.connect(add_tenant_constraints, dispatch_uid="prodpatterns.tenant_constraints")
