@@ -21,4 +21,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
             grant_app_privileges(owner.connection, APP_ROLE.name)
     yield
     with django_db_blocker.unblock():
+        if owner.vendor == "postgresql":
+            # Connections left open in worker threads (sync_to_async) would block DROP
+            # DATABASE; end them from the superuser alias.
+            with connections["setup"].cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
         connections.close_all()

@@ -20,6 +20,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_prodpatterns.middleware.TenantMiddleware",
 ]
 
 ROOT_URLCONF = "tests.urls"
@@ -43,6 +44,7 @@ TEMPLATES = [
 PRODPATTERNS_TENANT_MODEL = "prodpatterns.Tenant"
 
 PRODPATTERNS = {
+    "TENANT_USER_ATTRIBUTE": "member.tenant",
     "SOFT_DELETE_PLAIN_CHILDREN": {"testapp.Attachment": "error"},
 }
 

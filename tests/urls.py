@@ -1,4 +1,11 @@
 from django.contrib import admin
 from django.urls import path
 
-urlpatterns = [path("admin/", admin.site.urls)]
+from tests.testapp import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("projects/", views.projects),
+    path("aprojects/", views.aprojects),
+    path("needs-tenant/", views.needs_tenant),
+]

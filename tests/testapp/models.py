@@ -192,3 +192,13 @@ class Task(TenantModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Member(models.Model):
+    """Which tenant a user works in (TENANT_USER_ATTRIBUTE = "member.tenant")."""
+
+    user = models.OneToOneField("auth.User", models.CASCADE, related_name="member")
+    tenant = models.ForeignKey("prodpatterns.Tenant", models.CASCADE, related_name="members")
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant}"

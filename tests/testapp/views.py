@@ -1,0 +1,36 @@
+"""Views for the middleware tests; they read through the application role's alias."""
+
+import asyncio
+
+from django.db import connections
+from django.http import JsonResponse
+
+from .models import Project
+
+APP = "app"
+
+
+def _backend_pid():
+    with connections[APP].cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def projects(request):
+    names = sorted(Project.objects.using(APP).values_list("name", flat=True))
+    with connections[APP].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM testapp_project")  # raw SQL: RLS alone
+        raw_count = cursor.fetchone()[0]
+    return JsonResponse(
+        {"tenant": request.tenant.pk, "names": names, "raw": raw_count, "pid": _backend_pid()}
+    )
+
+
+def needs_tenant(request):
+    return JsonResponse({"count": Project.objects.using(APP).count()})
+
+
+async def aprojects(request):
+    await asyncio.sleep(0.001)  # let the other requests interleave
+    names = sorted([p.name async for p in Project.objects.using(APP).all()])
+    return JsonResponse({"tenant": request.tenant.pk, "names": names})
