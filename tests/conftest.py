@@ -8,7 +8,7 @@ before the test database is dropped.
 import pytest
 from django.db import connections
 
-from django_prodpatterns.db.embedded import APP_ROLE
+from django_prodpatterns.db.embedded import ADMIN_ROLE, APP_ROLE
 from django_prodpatterns.db.roles import grant_app_privileges
 
 
@@ -18,7 +18,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
         owner = connections["default"]
         if owner.vendor == "postgresql":  # tests/settings_sqlite.py has no roles
             owner.ensure_connection()
-            grant_app_privileges(owner.connection, APP_ROLE.name)
+            for role in (APP_ROLE, ADMIN_ROLE):
+                grant_app_privileges(owner.connection, role.name)
     yield
     with django_db_blocker.unblock():
         if owner.vendor == "postgresql":

@@ -8,6 +8,7 @@ removed when the run ends. Either way the suite connects through three roles:
   owns the tables.
 - ``app``: the application role (NOSUPERUSER, NOBYPASSRLS, owns nothing), a mirror of the
   test database. Isolation tests run here, because owners and superusers skip RLS.
+- ``cross_tenant``: the BYPASSRLS role (``PRODPATTERNS["ADMIN_DATABASE"]``).
 - ``setup``: whoever ``DATABASE_URL`` names (the embedded server's superuser otherwise), for
   the role checks' own tests.
 """
@@ -26,6 +27,7 @@ DATABASES = {
     "default": _local.owner,
     "app": {**_local.app, "TEST": {"MIRROR": "default"}},
     "setup": {**_local.admin, "TEST": {"MIRROR": "default"}},
+    "cross_tenant": {**_local.cross_tenant, "TEST": {"MIRROR": "default"}},
     "sqlite": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
 }
 

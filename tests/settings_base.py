@@ -45,6 +45,7 @@ PRODPATTERNS_TENANT_MODEL = "prodpatterns.Tenant"
 
 PRODPATTERNS = {
     "TENANT_USER_ATTRIBUTE": "member.tenant",
+    "ADMIN_DATABASE": "cross_tenant",
     "SOFT_DELETE_PLAIN_CHILDREN": {"testapp.Attachment": "error"},
 }
 

@@ -12,3 +12,5 @@ DATABASES = {
 
 # W001 (not PostgreSQL) is the point of this run.
 SILENCED_SYSTEM_CHECKS = [*SILENCED_SYSTEM_CHECKS, "prodpatterns.W001"]  # noqa: F405
+
+PRODPATTERNS = {**PRODPATTERNS, "ADMIN_DATABASE": None}  # noqa: F405

@@ -22,6 +22,7 @@ from .roles import Role, ensure_database, ensure_role, grant_app_privileges
 
 OWNER_ROLE = Role("prodpatterns_owner", "prodpatterns_owner", createdb=True)
 APP_ROLE = Role("prodpatterns_app", "prodpatterns_app")
+ADMIN_ROLE = Role("prodpatterns_admin", "prodpatterns_admin", bypassrls=True)
 
 ENGINE = "django.db.backends.postgresql"
 
@@ -31,12 +32,14 @@ class LocalDatabases:
     """Django ``DATABASES`` entries for one database and its three kinds of role.
 
     ``admin`` is the server's superuser (set-up only), ``owner`` runs migrations and owns
-    the tables, ``app`` serves requests and is subject to row-level security.
+    the tables, ``app`` serves requests and is subject to row-level security, and
+    ``cross_tenant`` is the BYPASSRLS role for deliberate cross-tenant work.
     """
 
     admin: dict[str, Any]
     owner: dict[str, Any]
     app: dict[str, Any]
+    cross_tenant: dict[str, Any]
 
 
 def start_server(data_dir: Path | None = None) -> dict[str, Any]:
@@ -106,6 +109,12 @@ def local_databases(admin: dict[str, Any], database: str | None = None) -> Local
         admin={**admin, "NAME": name},
         owner={**admin, "NAME": name, "USER": OWNER_ROLE.name, "PASSWORD": OWNER_ROLE.password},
         app={**admin, "NAME": name, "USER": APP_ROLE.name, "PASSWORD": APP_ROLE.password},
+        cross_tenant={
+            **admin,
+            "NAME": name,
+            "USER": ADMIN_ROLE.name,
+            "PASSWORD": ADMIN_ROLE.password,
+        },
     )
 
 
@@ -116,12 +125,13 @@ def prepare(admin: dict[str, Any], database: str | None = None) -> LocalDatabase
     its own database as the owner role and grants afterwards).
     """
     with connect(admin, autocommit=True) as conn:
-        ensure_role(conn, OWNER_ROLE)
-        ensure_role(conn, APP_ROLE)
+        for role in (OWNER_ROLE, APP_ROLE, ADMIN_ROLE):
+            ensure_role(conn, role)
         if database is not None:
             ensure_database(conn, database, OWNER_ROLE.name)
     local = local_databases(admin, database)
     if database is not None:
         with connect(local.owner, autocommit=True) as conn:
-            grant_app_privileges(conn, APP_ROLE.name)
+            for role in (APP_ROLE, ADMIN_ROLE):
+                grant_app_privileges(conn, role.name)
     return local

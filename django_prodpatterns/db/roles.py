@@ -25,16 +25,19 @@ class Role:
     name: str
     password: str
     createdb: bool = False
+    bypassrls: bool = False
 
 
 def ensure_role(conn: Any, role: Role) -> None:
-    """Create ``role`` (or bring it in line): LOGIN, NOSUPERUSER, NOBYPASSRLS.
+    """Create ``role`` (or bring it in line): LOGIN, NOSUPERUSER, NOCREATEROLE.
 
-    Safe to run concurrently with another process doing the same.
+    BYPASSRLS only for a role that says so (the cross-tenant role; granting it needs a
+    superuser). Safe to run concurrently with another process doing the same.
     """
     options = pgsql.SQL(
-        "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE {createdb} PASSWORD {password}"
+        "LOGIN NOSUPERUSER {bypass} NOCREATEROLE {createdb} PASSWORD {password}"
     ).format(
+        bypass=pgsql.SQL("BYPASSRLS" if role.bypassrls else "NOBYPASSRLS"),
         createdb=pgsql.SQL("CREATEDB" if role.createdb else "NOCREATEDB"),
         password=pgsql.Literal(role.password),
     )
