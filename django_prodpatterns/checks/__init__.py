@@ -1,0 +1,53 @@
+"""System checks: misconfiguration is reported here, with an id and a hint, never raised.
+
+=================== ==========================================================================
+``prodpatterns.E001`` The database role bypasses row-level security while the project relies on
+                      it (tenant models exist, or a table has row-level security enabled).
+``prodpatterns.E002`` The ``PRODPATTERNS`` setting has an unknown key or an invalid value.
+``prodpatterns.W001`` A database is not PostgreSQL: row-level security and the audit trail are
+                      unavailable there.
+``prodpatterns.W002`` The database role bypasses row-level security (no tenant models yet).
+``prodpatterns.E010`` A soft delete would CASCADE into a model that cannot be soft-deleted, and
+                      ``SOFT_DELETE_PLAIN_CHILDREN`` does not say what to do with it.
+``prodpatterns.W010`` A soft-delete model has a ``unique=True`` field: deleted rows keep the
+                      value taken.
+``prodpatterns.W011`` A soft-delete model has a ``OneToOneField`` (implicitly unique).
+``prodpatterns.W012`` A soft-delete model has a unique constraint that ignores ``deleted_at``.
+``prodpatterns.W013`` The default manager of a soft-delete model shows deleted rows.
+``prodpatterns.E020`` A tenant table is owned by the connected role and lacks FORCE ROW LEVEL
+                      SECURITY, so the owner skips its policy.
+``prodpatterns.E021`` A concrete tenant model lacks its generated row-level-security DDL.
+``prodpatterns.E022`` ``TenantMiddleware`` comes before ``AuthenticationMiddleware``.
+``prodpatterns.W020`` A unique constraint on a tenant model does not include the tenant.
+``prodpatterns.W021`` The project has tenant models but no ``TenantMiddleware``.
+=================== ==========================================================================
+
+The role checks connect to the database, so like Django's own database checks they run
+only when databases are named: ``manage.py check --database default``, ``migrate`` and the
+test runner do; a plain ``manage.py check`` does not.
+"""
+
+from .database import (
+    TENANT_SCOPED_ATTRIBUTE,
+    check_database_roles,
+    check_database_vendor,
+    check_settings,
+    project_has_tenant_models,
+    role_messages,
+)
+from .softdelete import check_soft_delete_cascades, check_soft_delete_uniqueness
+from .tenancy import check_forced_rls, check_tenant_middleware, check_tenant_models
+
+__all__ = [
+    "TENANT_SCOPED_ATTRIBUTE",
+    "check_database_roles",
+    "check_database_vendor",
+    "check_forced_rls",
+    "check_settings",
+    "check_soft_delete_cascades",
+    "check_soft_delete_uniqueness",
+    "check_tenant_middleware",
+    "check_tenant_models",
+    "project_has_tenant_models",
+    "role_messages",
+]

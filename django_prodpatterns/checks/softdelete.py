@@ -1,0 +1,128 @@
+"""Checks on soft-delete models: E010, W010-W013."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+from django.db import models
+
+from ..conf import SETTINGS_NAME, validate
+
+
+def _mentions_alive(condition: Any) -> bool:
+    """True when a Q object requires ``deleted_at IS NULL`` somewhere in it."""
+    for child in getattr(condition, "children", ()):
+        if isinstance(child, tuple) and child == ("deleted_at__isnull", True):
+            return True
+        if _mentions_alive(child):
+            return True
+    return False
+
+
+def _soft_delete_models(app_configs: Any) -> list[Any]:
+    from ..relations import is_soft_deletable
+
+    if app_configs is None:
+        candidates = apps.get_models()
+    else:
+        candidates = [m for config in app_configs for m in config.get_models()]
+    return [m for m in candidates if is_soft_deletable(m) and not m._meta.proxy]
+
+
+@register()
+def check_soft_delete_cascades(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """E010: every CASCADE into a model that cannot be soft-deleted is a declared choice."""
+    from ..relations import child_edges, is_soft_deletable
+
+    user_settings = getattr(settings, SETTINGS_NAME, {})
+    if validate(user_settings):
+        return []  # E002 says what is wrong first
+    declared = user_settings.get("SOFT_DELETE_PLAIN_CHILDREN", {})
+    messages = []
+    for model in _soft_delete_models(app_configs):
+        for edge in child_edges(model):
+            if edge.on_delete is not models.CASCADE or is_soft_deletable(edge.child):
+                continue
+            label = edge.child._meta.label
+            if label in declared:
+                continue
+            messages.append(
+                Error(
+                    f"Soft-deleting {model._meta.label} would CASCADE through {edge.name} into "
+                    f"{label}, which cannot be soft-deleted.",
+                    hint=f'Declare the choice: PRODPATTERNS["SOFT_DELETE_PLAIN_CHILDREN"]'
+                    f'["{label}"] = "hard" (delete those rows for real), "keep" (leave '
+                    'them) or "error" (refuse); or make the model soft-deletable.',
+                    obj=model,
+                    id="prodpatterns.E010",
+                )
+            )
+    return messages
+
+
+@register()
+def check_soft_delete_uniqueness(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """W010-W013: uniqueness and default managers that count deleted rows."""
+    messages = []
+    fix = (
+        "Use django_prodpatterns.models.alive_unique(...) in Meta.constraints, which only "
+        "counts rows with deleted_at IS NULL."
+    )
+    for model in _soft_delete_models(app_configs):
+        opts = model._meta
+        for field in opts.local_concrete_fields:
+            if field.primary_key or not field.unique:
+                continue
+            if field.one_to_one:
+                if field.remote_field.parent_link:
+                    continue
+                messages.append(
+                    Warning(
+                        f"{opts.label}.{field.name} is a OneToOneField, so it is unique across "
+                        "deleted rows too: a soft-deleted row blocks a new one for the same "
+                        f"{field.related_model._meta.object_name}.",
+                        hint="If rows are re-created after a soft delete, use a ForeignKey "
+                        "with alive_unique(...); otherwise silence prodpatterns.W011.",
+                        obj=field,
+                        id="prodpatterns.W011",
+                    )
+                )
+            else:
+                messages.append(
+                    Warning(
+                        f"{opts.label}.{field.name} has unique=True: a soft-deleted row keeps "
+                        "its value taken.",
+                        hint=fix,
+                        obj=field,
+                        id="prodpatterns.W010",
+                    )
+                )
+        plain_unique = [", ".join(fields) for fields in opts.unique_together] + [
+            c.name
+            for c in opts.constraints
+            if isinstance(c, models.UniqueConstraint) and not _mentions_alive(c.condition)
+        ]
+        for name in plain_unique:
+            messages.append(
+                Warning(
+                    f"{opts.label} has a unique constraint ({name}) that counts soft-deleted rows.",
+                    hint=fix,
+                    obj=model,
+                    id="prodpatterns.W012",
+                )
+            )
+        if 'deleted_at" IS NULL' not in str(model._default_manager.all().query):
+            messages.append(
+                Warning(
+                    f"The default manager of {opts.label} ({model._default_manager.name}) shows "
+                    "soft-deleted rows, so admin lists, forms and related managers will too.",
+                    hint="Put SoftDeleteModel before other bases that declare 'objects', or "
+                    "build your manager from SoftDeleteQuerySet and filter .alive().",
+                    obj=model,
+                    id="prodpatterns.W013",
+                )
+            )
+    return messages

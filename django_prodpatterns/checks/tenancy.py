@@ -1,0 +1,132 @@
+"""Checks on tenant models and their set-up: E020-E022, W020, W021."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.db import connections, models
+
+from .database import TENANT_SCOPED_ATTRIBUTE
+
+
+def tenant_models(app_configs: Any = None) -> list[Any]:
+    if app_configs is None:
+        candidates = apps.get_models()
+    else:
+        candidates = [m for config in app_configs for m in config.get_models()]
+    return [
+        m for m in candidates if getattr(m, TENANT_SCOPED_ATTRIBUTE, False) and not m._meta.proxy
+    ]
+
+
+@register()
+def check_tenant_models(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """E021 and W020: generated DDL present; uniqueness never crosses tenants."""
+    from ..db.constraints import RowLevelSecurity
+
+    messages: list[Any] = []
+    for model in tenant_models(app_configs):
+        opts = model._meta
+        if not any(isinstance(c, RowLevelSecurity) for c in opts.constraints):
+            messages.append(
+                Error(
+                    f"{opts.label} is a tenant model without its row-level-security "
+                    "constraint, so no migration creates its policy.",
+                    hint="Do not replace Meta.constraints after class creation; run "
+                    "makemigrations once the model is a plain TenantModel subclass.",
+                    obj=model,
+                    id="prodpatterns.E021",
+                )
+            )
+        unique_sets = [
+            (f"{f.name} (unique=True)", {f.name})
+            for f in opts.local_concrete_fields
+            if f.unique and not f.primary_key
+        ]
+        unique_sets += [(", ".join(t), set(t)) for t in opts.unique_together]
+        unique_sets += [
+            (c.name, set(c.fields))
+            for c in opts.constraints
+            if isinstance(c, models.UniqueConstraint)
+        ]
+        for name, fields in unique_sets:
+            if "tenant" not in fields:
+                messages.append(
+                    Warning(
+                        f"{opts.label} has a unique constraint ({name}) without the tenant: "
+                        "one tenant's value blocks, and so reveals, another tenant's.",
+                        hint="Use models.UniqueConstraint(fields=['tenant', ...], name=...) "
+                        "instead.",
+                        obj=model,
+                        id="prodpatterns.W020",
+                    )
+                )
+    return messages
+
+
+@register()
+def check_tenant_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """W021 / E022: TenantMiddleware present, after AuthenticationMiddleware."""
+    if not tenant_models():
+        return []
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    tenant = "django_prodpatterns.middleware.TenantMiddleware"
+    auth = "django.contrib.auth.middleware.AuthenticationMiddleware"
+    if tenant not in middleware:
+        return [
+            Warning(
+                "The project has tenant models but TenantMiddleware is not in MIDDLEWARE: "
+                "requests run without a tenant, so tenant-scoped queries raise.",
+                hint=f"Add {tenant!r} after {auth!r}.",
+                id="prodpatterns.W021",
+            )
+        ]
+    if auth in middleware and middleware.index(tenant) < middleware.index(auth):
+        return [
+            Error(
+                "TenantMiddleware comes before AuthenticationMiddleware, so it cannot see "
+                "the user whose tenant it should resolve.",
+                hint=f"Move {tenant!r} after {auth!r}.",
+                id="prodpatterns.E022",
+            )
+        ]
+    return []
+
+
+@register(Tags.database)
+def check_forced_rls(
+    app_configs: Any = None, databases: Iterable[str] | None = None, **kwargs: Any
+) -> list[Error]:
+    """E020: a table owned by the connected role must FORCE row level security."""
+    if not databases:
+        return []
+    messages = []
+    tables = {m._meta.db_table: m for m in tenant_models(app_configs)}
+    for alias in databases:
+        connection = connections[alias]
+        if connection.vendor != "postgresql" or not tables:
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND relkind = 'r'"
+                " AND pg_has_role(current_user, relowner, 'USAGE')"
+                " AND NOT relforcerowsecurity",
+                [list(tables)],
+            )
+            for (table,) in cursor.fetchall():
+                messages.append(
+                    Error(
+                        f"Database {alias!r} owns {table} ({tables[table]._meta.label}), which "
+                        "does not FORCE row level security: its policy does not apply to "
+                        "this connection.",
+                        hint=f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY (the migration "
+                        "does it); run manage.py prodpatterns rls check.",
+                        obj=alias,
+                        id="prodpatterns.E020",
+                    )
+                )
+    return messages
