@@ -23,9 +23,19 @@ class Role:
     """A login role: its name, password, and whether it may create databases."""
 
     name: str
-    password: str
+    password: str | None = None
     createdb: bool = False
     bypassrls: bool = False
+
+    def options_sql(self) -> pgsql.Composable:
+        """The role's attributes; the password only when one is set."""
+        options = pgsql.SQL("LOGIN NOSUPERUSER {bypass} NOCREATEROLE {createdb}").format(
+            bypass=pgsql.SQL("BYPASSRLS" if self.bypassrls else "NOBYPASSRLS"),
+            createdb=pgsql.SQL("CREATEDB" if self.createdb else "NOCREATEDB"),
+        )
+        if self.password is not None:
+            options = pgsql.SQL("{} PASSWORD {}").format(options, pgsql.Literal(self.password))
+        return options
 
 
 def ensure_role(conn: Any, role: Role) -> None:
@@ -34,13 +44,7 @@ def ensure_role(conn: Any, role: Role) -> None:
     BYPASSRLS only for a role that says so (the cross-tenant role; granting it needs a
     superuser). Safe to run concurrently with another process doing the same.
     """
-    options = pgsql.SQL(
-        "LOGIN NOSUPERUSER {bypass} NOCREATEROLE {createdb} PASSWORD {password}"
-    ).format(
-        bypass=pgsql.SQL("BYPASSRLS" if role.bypassrls else "NOBYPASSRLS"),
-        createdb=pgsql.SQL("CREATEDB" if role.createdb else "NOCREATEDB"),
-        password=pgsql.Literal(role.password),
-    )
+    options = role.options_sql()
     name = pgsql.Identifier(role.name)
     exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role.name]).fetchone()
     if not exists:
@@ -52,23 +56,37 @@ def ensure_role(conn: Any, role: Role) -> None:
     conn.execute(pgsql.SQL("ALTER ROLE {} {}").format(name, options))
 
 
-def grant_app_privileges(conn: Any, app_role: str, schema: str = "public") -> None:
-    """Give ``app_role`` data access (never DDL) to everything the current role owns in ``schema``.
+def grant_statements(
+    app_role: str, schema: str = "public", owner: str | None = None
+) -> list[pgsql.Composable]:
+    """Data privileges (never DDL) for ``app_role`` on ``schema``'s tables and sequences.
 
-    Covers existing tables and sequences, and, through default privileges, the ones that
-    later migrations create.
+    Covers what exists and, through default privileges, what ``owner`` (the current role
+    when None) creates later.
     """
     ident = pgsql.Identifier
+    for_role = pgsql.SQL(" FOR ROLE {}").format(ident(owner)) if owner else pgsql.SQL("")
     statements = [
         "GRANT USAGE ON SCHEMA {schema} TO {role}",
         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}",
         "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}",
-        "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema}"
+        "ALTER DEFAULT PRIVILEGES{for_role} IN SCHEMA {schema}"
         " GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}",
-        "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {role}",
+        "ALTER DEFAULT PRIVILEGES{for_role} IN SCHEMA {schema}"
+        " GRANT USAGE, SELECT ON SEQUENCES TO {role}",
     ]
-    for statement in statements:
-        conn.execute(pgsql.SQL(statement).format(schema=ident(schema), role=ident(app_role)))
+    return [
+        pgsql.SQL(statement).format(schema=ident(schema), role=ident(app_role), for_role=for_role)
+        for statement in statements
+    ]
+
+
+def grant_app_privileges(
+    conn: Any, app_role: str, schema: str = "public", owner: str | None = None
+) -> None:
+    """Run :func:`grant_statements` on a psycopg connection."""
+    for statement in grant_statements(app_role, schema, owner):
+        conn.execute(statement)
 
 
 def ensure_database(conn: Any, name: str, owner: str) -> None:

@@ -85,3 +85,26 @@ def duration(value: str) -> timedelta:
 def write_counts(stdout: Any, counts: dict[str, int]) -> None:
     for label, count in sorted(counts.items()):
         stdout.write(f"  {label}: {count}")
+
+
+def add_tenant_option(parser: Any) -> None:
+    parser.add_argument("--tenant", help="the tenant's primary key: work inside that tenant")
+
+
+def tenant_scope(value: str | None) -> Any:
+    """``tenant_context`` for ``--tenant`` (a no-op context without it)."""
+    from contextlib import nullcontext
+
+    from ...context import tenant_context
+    from ...models.tenancy import get_tenant_model
+
+    if value is None:
+        return nullcontext()
+    model = get_tenant_model()
+    try:
+        tenant = model._base_manager.filter(pk=value).first()
+    except (ValueError, ValidationError):
+        tenant = None
+    if tenant is None:
+        raise CommandError(f"No {model._meta.label} with pk {value!r} (--tenant).")
+    return tenant_context(tenant)

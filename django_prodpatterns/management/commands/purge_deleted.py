@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from ...deletion import purge
 from ...relations import is_soft_deletable
-from ._softdelete import duration, soft_delete_model
+from ._softdelete import add_tenant_option, duration, soft_delete_model, tenant_scope
 
 
 class Command(BaseCommand):
@@ -18,8 +18,13 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=1000)
         parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
+        add_tenant_option(parser)
 
-    def handle(self, *args, older_than, model, batch_size, dry_run, database, **options):
+    def handle(self, *args, tenant=None, **options):
+        with tenant_scope(tenant):
+            self._handle(*args, **options)
+
+    def _handle(self, *args, older_than, model, batch_size, dry_run, database, **options):
         cutoff = timezone.now() - duration(older_than)
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")

@@ -6,7 +6,15 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from ...context import audit_context
 from ...deletion import restore_operation
 from ...exceptions import RestoreConflict
-from ._softdelete import batch_id, existing, moment, primary_keys, soft_delete_model, write_counts
+from ._softdelete import (
+    add_tenant_option,
+    batch_id,
+    existing,
+    moment,
+    primary_keys,
+    soft_delete_model,
+    write_counts,
+)
 
 
 class Command(BaseCommand):
@@ -24,6 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--reason", help="stored with the audit trail")
         parser.add_argument("--dry-run", action="store_true", help="show, change nothing")
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
+        add_tenant_option(parser)
 
     def handle(
         self, *args, model, pk, batch, deleted_after, all, reason, dry_run, database, **options

@@ -6,7 +6,14 @@ from django.db import DEFAULT_DB_ALIAS, models, transaction
 from ...context import audit_context
 from ...deletion import soft_delete_operation
 from ...exceptions import SoftDeleteCascadeError
-from ._softdelete import existing, primary_keys, soft_delete_model, write_counts
+from ._softdelete import (
+    add_tenant_option,
+    existing,
+    primary_keys,
+    soft_delete_model,
+    tenant_scope,
+    write_counts,
+)
 
 
 class Command(BaseCommand):
@@ -18,8 +25,13 @@ class Command(BaseCommand):
         parser.add_argument("--reason", help="stored with the audit trail")
         parser.add_argument("--dry-run", action="store_true", help="show, change nothing")
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
+        add_tenant_option(parser)
 
-    def handle(self, *args, model, pk, reason, dry_run, database, **options):
+    def handle(self, *args, tenant=None, **options):
+        with tenant_scope(tenant):
+            self._handle(*args, **options)
+
+    def _handle(self, *args, model, pk, reason, dry_run, database, **options):
         model = soft_delete_model(model)
         pks = primary_keys(model, pk)
         existing(model, pks, database)
