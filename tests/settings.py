@@ -9,13 +9,15 @@ removed when the run ends. Either way the suite connects through three roles:
 - ``app``: the application role (NOSUPERUSER, NOBYPASSRLS, owns nothing), a mirror of the
   test database. Isolation tests run here, because owners and superusers skip RLS.
 - ``cross_tenant``: the BYPASSRLS role (``PRODPATTERNS["ADMIN_DATABASE"]``).
+- ``bouncer``: the application role through PgBouncer (transaction pooling), when
+  PgBouncer is installed.
 - ``setup``: whoever ``DATABASE_URL`` names (the embedded server's superuser otherwise), for
   the role checks' own tests.
 """
 
 import environ
 
-from django_prodpatterns.db import embedded
+from django_prodpatterns.db import embedded, pgbouncer
 
 env = environ.Env()
 
@@ -30,5 +32,11 @@ DATABASES = {
     "cross_tenant": {**_local.cross_tenant, "TEST": {"MIRROR": "default"}},
     "sqlite": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
 }
+
+# The application role again, through PgBouncer in transaction pooling mode, when it is
+# installed (.ci/run installs it). Isolation tests run on this alias too.
+_bouncer = pgbouncer.start(_local.app, users=[_local.app["USER"]])
+if _bouncer is not None:
+    DATABASES["bouncer"] = {**_local.app, **_bouncer, "TEST": {"MIRROR": "default"}}
 
 from tests.settings_base import *  # noqa: E402, F403

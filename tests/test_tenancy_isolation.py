@@ -5,13 +5,15 @@ owner, so row level security really applies.
 """
 
 import pytest
+from django.conf import settings
 
 from django_prodpatterns.context import tenant_context
 from django_prodpatterns.testing import assert_tenant_isolation
 from tests.testapp.models import Label, Project, Task
 
 APP = "app"
-pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP])
+BOUNCER = ["bouncer"] if "bouncer" in settings.DATABASES else []
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP, *BOUNCER])
 
 
 def new_project(tenant):
@@ -30,6 +32,18 @@ def test_projects_are_isolated(tenant_pair):
 
 def test_labels_are_isolated(tenant_pair):
     assert_tenant_isolation(Label, lambda tenant: Label(name="l"), tenants=tenant_pair, using=APP)
+
+
+@pytest.mark.parametrize("using", [APP, *BOUNCER])
+def test_projects_are_isolated_through_every_path(tenant_pair, using):
+    """Through PgBouncer (transaction pooling) too, when it is installed."""
+    assert_tenant_isolation(
+        Project,
+        new_project,
+        tenants=tenant_pair,
+        using=using,
+        reference=lambda project: Task(project=project, title="t"),
+    )
 
 
 def test_tasks_are_isolated(tenant_pair):
