@@ -298,3 +298,48 @@ def test_channel_survives_a_connection_opened_inside_execute_wrapper():
     with tenant_context(6):
         assert setting() == "6"
     assert seen
+
+
+def spy_on(alias):
+    """Record the SQL as sent (our wrapper runs first, so this sees the prefixes)."""
+    sent = []
+
+    def spy(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    return sent, connections[alias].execute_wrapper(spy)
+
+
+def test_inside_atomic_the_settings_travel_once_per_transaction(notes):
+    sent, spying = spy_on(APP)
+    with spying, tenant_context(1), transaction.atomic(using=APP):
+        assert visible_notes() == ["a1", "a2"]
+        assert visible_notes() == ["a1", "a2"]
+        with tenant_context(2):
+            assert visible_notes() == ["b1"]
+        assert visible_notes() == ["a1", "a2"]
+    prefixed = [sql.startswith("SET LOCAL") for sql in sent]
+    assert prefixed == [True, False, True, True]
+
+
+def test_a_reused_atomic_sends_the_settings_again_in_each_transaction(notes):
+    @transaction.atomic(using=APP)  # one Atomic object for every call
+    def read():
+        return setting(), visible_notes()
+
+    with tenant_context(1):
+        assert read() == ("1", ["a1", "a2"])
+        assert read() == ("1", ["a1", "a2"])  # a new transaction: nothing is in force
+    with tenant_context(2):
+        assert read() == ("2", ["b1"])
+    assert read() == ("", [])
+
+
+def test_a_raw_rollback_to_savepoint_makes_the_channel_resend(notes):
+    with transaction.atomic(using=APP), connections[APP].cursor() as cursor:
+        cursor.execute("SAVEPOINT raw_sp")
+        with tenant_context(1):
+            assert visible_notes() == ["a1", "a2"]  # SET LOCAL after the savepoint
+            cursor.execute("ROLLBACK TO SAVEPOINT raw_sp")  # undoes it behind Django's back
+            assert visible_notes() == ["a1", "a2"]

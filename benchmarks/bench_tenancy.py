@@ -1,0 +1,178 @@
+"""What row level security and TenantMiddleware cost, as ratios in one run.
+
+Run from the top of the checkout (embedded PostgreSQL unless DATABASE_URL is set)::
+
+    python benchmarks/bench_tenancy.py [--rows 1000000] [--tenants 1000] [--samples 3000]
+
+1. Queries on ``--rows`` rows spread over ``--tenants`` tenants, as the application role:
+   an indexed lookup and a page of 50 newest rows, (a) with only an explicit
+   ``WHERE tenant_id = %s`` on a table without RLS, (b) on the same table with the app's
+   policy (ENABLE + FORCE + ``tenant_id = current_setting(...)``), the tenant arriving
+   through the context channel's ``SET LOCAL`` prefix, and (c) the ORM's way: policy plus
+   the explicit filter; then the same inside a transaction (as under TenantMiddleware),
+   timing a statement after the first, when the tenant is already in force. Medians;
+   scenarios interleaved per sample.
+2. The per-request cost of TenantMiddleware around a view that runs one query.
+"""
+
+import argparse
+import random
+import statistics
+import time
+from contextlib import ExitStack
+
+from _setup import setup
+
+setup()
+
+from django.contrib.auth.models import AnonymousUser  # noqa: E402
+from django.db import connections, transaction  # noqa: E402
+from django.http import HttpResponse  # noqa: E402
+from django.test import RequestFactory, override_settings  # noqa: E402
+
+from django_prodpatterns.context import tenant_context  # noqa: E402
+from django_prodpatterns.db.constraints import current_tenant_sql  # noqa: E402
+from django_prodpatterns.middleware import TenantMiddleware  # noqa: E402
+
+TABLES = ("bench_tenant_plain", "bench_tenant_rls")
+
+
+def build(rows, tenants):
+    with connections["default"].cursor() as cursor:  # the owner role
+        for table in TABLES:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            cursor.execute(
+                f"CREATE TABLE {table} (id bigint PRIMARY KEY, tenant_id bigint NOT NULL,"
+                " name text NOT NULL, created timestamptz NOT NULL)"
+            )
+            cursor.execute(
+                f"INSERT INTO {table} SELECT g, g %% %s, 'name ' || g,"
+                " now() - g * interval '1 second' FROM generate_series(1, %s) g",
+                [tenants, rows],
+            )
+            cursor.execute(f"CREATE INDEX ON {table} (tenant_id, name)")
+            cursor.execute(f"CREATE INDEX ON {table} (tenant_id, created DESC)")
+        condition = f"tenant_id = {current_tenant_sql('bigint')}"
+        cursor.execute("ALTER TABLE bench_tenant_rls ENABLE ROW LEVEL SECURITY")
+        cursor.execute("ALTER TABLE bench_tenant_rls FORCE ROW LEVEL SECURITY")
+        cursor.execute(
+            f"CREATE POLICY bench_tenant ON bench_tenant_rls USING ({condition})"
+            f" WITH CHECK ({condition})"
+        )
+        for table in TABLES:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+LOOKUP = "SELECT id, name FROM {table} WHERE {where}name = %s"
+PAGE = "SELECT id, name, created FROM {table} WHERE {where}true ORDER BY created DESC LIMIT 50"
+
+
+def queries(rows, tenants, samples):
+    rng = random.Random(7)
+    picks = []
+    for _ in range(samples):
+        row = rng.randrange(1, rows + 1)
+        picks.append((row % tenants, f"name {row}"))
+    # (table, explicit tenant filter, RLS context, inside a request's transaction)
+    scenarios = {
+        "explicit WHERE, no RLS": ("bench_tenant_plain", "tenant_id = %s AND ", False, False),
+        "RLS only, autocommit": ("bench_tenant_rls", "", True, False),
+        "RLS + explicit WHERE (ORM)": ("bench_tenant_rls", "tenant_id = %s AND ", True, False),
+        "explicit WHERE, in a transaction": (
+            "bench_tenant_plain",
+            "tenant_id = %s AND ",
+            False,
+            True,
+        ),
+        "RLS only, in a transaction": ("bench_tenant_rls", "", True, True),
+    }
+    results = {}
+    with connections["app"].cursor() as cursor:
+        for label, template in (("indexed lookup", LOOKUP), ("page of 50", PAGE)):
+            times = {name: [] for name in scenarios}
+            for tenant, name in picks[:200] + picks:  # the first 200: warm-up
+                for scenario, (table, where, rls, in_tx) in scenarios.items():
+                    sql = template.format(table=table, where=where)
+                    params = ([tenant] if where else []) + ([name] if "%s" in template else [])
+                    with ExitStack() as stack:
+                        if rls:
+                            stack.enter_context(tenant_context(tenant))
+                        if in_tx:  # as under TenantMiddleware: time a later statement
+                            stack.enter_context(transaction.atomic(using="app"))
+                            cursor.execute(sql, params)
+                            cursor.fetchall()
+                        start = time.perf_counter()
+                        cursor.execute(sql, params)
+                        found = cursor.fetchall()
+                        times[scenario].append(time.perf_counter() - start)
+                    assert found or template is LOOKUP
+            for scenario, values in times.items():
+                results[(label, scenario)] = statistics.median(values[200:])
+    print(f"\n{rows} rows over {tenants} tenants, {samples} samples, application role")
+    print(f"{'query':15} {'scenario':32} {'ms':>8} {'vs explicit':>12}")
+    for (label, scenario), seconds in results.items():
+        base_name = "explicit WHERE, in a transaction" if "transaction" in scenario else None
+        base = results[(label, base_name or "explicit WHERE, no RLS")]
+        print(f"{label:15} {scenario:32} {seconds * 1e3:8.3f} {seconds / base:12.2f}")
+    with connections["default"].cursor() as cursor:
+        for table in TABLES:
+            cursor.execute(f"DROP TABLE {table}")
+
+
+class Member:
+    def __init__(self, tenant):
+        self.tenant = tenant
+
+
+class User:
+    is_authenticated = True
+
+    def __init__(self, tenant):
+        self.member = Member(tenant)
+
+
+def view(request):
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return HttpResponse("ok")
+
+
+def middleware(samples):
+    factory = RequestFactory()
+    wrapped = TenantMiddleware(view)
+    cases = {
+        "view alone": (view, AnonymousUser()),
+        "TenantMiddleware, no tenant": (wrapped, AnonymousUser()),
+        "TenantMiddleware, tenant 42": (wrapped, User(42)),
+    }
+    times = {name: [] for name in cases}
+    with override_settings(PRODPATTERNS={"TENANT_USER_ATTRIBUTE": "member.tenant"}):
+        for i in range(samples + 200):
+            for name, (handler, user) in cases.items():
+                request = factory.get("/")
+                request.user = user
+                start = time.perf_counter()
+                handler(request)
+                if i >= 200:
+                    times[name].append(time.perf_counter() - start)
+    print(f"\nper request, {samples} samples (view runs one query)")
+    base = statistics.median(times["view alone"])
+    for name, values in times.items():
+        median = statistics.median(values)
+        extra = (median - base) * 1e6
+        print(f"{name:32} {median * 1e6:8.1f} us  {median / base:6.2f}  (+{extra:.1f} us)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--tenants", type=int, default=1000)
+    parser.add_argument("--samples", type=int, default=3000)
+    args = parser.parse_args()
+    build(args.rows, args.tenants)
+    queries(args.rows, args.tenants, args.samples)
+    middleware(args.samples)
+
+
+if __name__ == "__main__":
+    main()
