@@ -1,0 +1,13 @@
+"""The test settings with a project-owned, UUID-keyed tenant model.
+
+Only ``tests.uuidtenants`` is installed besides the app: the main test app's migrations
+point at the default tenant model. ``tests/test_uuid_tenant.py`` runs
+``tests/uuidtenants/leaks.py`` with these settings.
+"""
+
+from tests.settings import *  # noqa: F403
+from tests.settings import INSTALLED_APPS
+
+INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "tests.testapp"] + ["tests.uuidtenants"]
+PRODPATTERNS_TENANT_MODEL = "uuidtenants.Organization"
+ROOT_URLCONF = "tests.urls_uuid"
