@@ -11,3 +11,11 @@ from tests.settings import INSTALLED_APPS
 INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "tests.testapp"] + ["tests.uuidtenants"]
 PRODPATTERNS_TENANT_MODEL = "uuidtenants.Organization"
 ROOT_URLCONF = "tests.urls_uuid"
+
+# Its own test database: with DATABASE_URL the parent run's test database is in use.
+DATABASES = {
+    alias: {**entry, "TEST": {**entry.get("TEST", {}), "NAME": "test_prodpatterns_uuid"}}
+    if alias == "default"
+    else entry
+    for alias, entry in DATABASES.items()  # noqa: F405
+}
