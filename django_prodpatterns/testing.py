@@ -31,7 +31,7 @@ from django.db import DatabaseError, connections, models, transaction
 from .context import tenant_context
 from .exceptions import ProdPatternsError
 
-__all__ = ["assert_tenant_isolation"]
+__all__ = ["assert_link_isolation", "assert_tenant_isolation"]
 
 
 @contextmanager
@@ -209,6 +209,73 @@ def _check_no_tenant(model: Any, make: Any, using: str, table: str, tenant_a: An
         orphan.tenant_id = getattr(tenant_a, "pk", tenant_a)
         with _must_fail("inserting without a tenant", using, DatabaseError):
             _raw(using, *_insert_sql(orphan, using))
+
+
+def assert_link_isolation(
+    model: type[models.Model],
+    field: str,
+    make_pair: Callable[[Any], tuple[models.Model, models.Model]],
+    *,
+    tenants: tuple[Any, Any],
+    using: str = "default",
+) -> None:
+    """Prove that the links of a many-to-many between tenant models stay in their tenant.
+
+    Args:
+        model: The tenant model that declares the many-to-many.
+        field: The many-to-many field's name.
+        make_pair: Given a tenant (current while it runs), saves and returns a
+            (source, target) pair of that tenant.
+        tenants: Two saved tenants, A and B.
+        using: The database alias of the application role.
+    """
+    tenant_a, tenant_b = tenants
+    m2m = model._meta.get_field(field)
+    through = m2m.remote_field.through
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    table = quote(through._meta.db_table)
+    source_column = quote(through._meta.get_field(m2m.m2m_field_name()).column)
+    target_column = quote(through._meta.get_field(m2m.m2m_reverse_field_name()).column)
+    if connection.vendor == "postgresql":
+        _check_role(through, using)
+    pairs = {}
+    try:
+        for tenant in tenants:
+            with tenant_context(tenant):
+                source, target = make_pair(tenant)
+                getattr(source, field).add(target)
+                pairs[tenant] = (source, target)
+        source_a, _ = pairs[tenant_a]
+        _, target_b = pairs[tenant_b]
+        with tenant_context(tenant_a):
+            assert _raw(using, f"SELECT count(*) FROM {table}", []) == (1,), (
+                "tenant leak: raw SQL counts another tenant's links"
+            )
+            assert list(getattr(source_a, field).all()) == [pairs[tenant_a][1]], (
+                "the link of the current tenant is not visible"
+            )
+            with _must_fail("linking A's row to B's row through the ORM", using):
+                getattr(source_a, field).add(target_b)
+            with _must_fail("linking A's row to B's row with raw SQL", using, DatabaseError):
+                _raw(
+                    using,
+                    f"INSERT INTO {table} ({source_column}, {target_column}) VALUES (%s, %s)",
+                    [source_a.pk, target_b.pk],
+                )
+            assert (
+                _raw(using, f"DELETE FROM {table} WHERE {target_column} = %s", [target_b.pk]) == 0
+            ), "tenant leak: raw SQL deleted B's link"
+        with tenant_context(None):
+            assert _raw(using, f"SELECT count(*) FROM {table}", []) == (0,), (
+                "tenant leak: raw SQL without a tenant reads links"
+            )
+    finally:
+        for tenant, (source, target) in pairs.items():
+            with tenant_context(tenant):
+                getattr(source, field).clear()
+                models.QuerySet.delete(type(source)._base_manager.using(using).filter(pk=source.pk))
+                models.QuerySet.delete(type(target)._base_manager.using(using).filter(pk=target.pk))
 
 
 # --- pytest plugin -----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 
 from django_prodpatterns.context import tenant_context
-from django_prodpatterns.testing import assert_tenant_isolation
+from django_prodpatterns.testing import assert_link_isolation, assert_tenant_isolation
 from tests.testapp.models import Label, Project, Task
 
 APP = "app"
@@ -61,3 +61,49 @@ def test_tasks_are_isolated(tenant_pair):
         for tenant in tenant_pair:
             with tenant_context(tenant):
                 Project._base_manager.using(APP).filter(pk=projects[tenant.pk].pk).delete()
+
+
+@pytest.mark.parametrize("using", [APP, *BOUNCER])
+def test_task_labels_links_are_isolated(tenant_pair, using):
+    def make_pair(tenant):
+        project = Project.objects.using(using).create(name="p", code="links")
+        task = Task.objects.using(using).create(project=project, title="t")
+        return task, Label.objects.using(using).create(name="l")
+
+    try:
+        assert_link_isolation(Task, "labels", make_pair, tenants=tenant_pair, using=using)
+    finally:
+        for tenant in tenant_pair:
+            with tenant_context(tenant):
+                Project._base_manager.using(using).filter(code="links").delete()
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", APP, "setup"])
+@pytest.mark.parametrize("table", ["testapp_label", "testapp_task_labels"])
+def test_the_kit_catches_a_table_without_row_level_security(tenant_pair, table):
+    """The kit must be able to fail: switch one policy off and it reports a leak."""
+    from django.db import connections
+
+    def make_pair(tenant):
+        project = Project.objects.using(APP).create(name="p", code="kit")
+        task = Task.objects.using(APP).create(project=project, title="t")
+        return task, Label.objects.using(APP).create(name="l")
+
+    with connections["setup"].cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+    try:
+        with pytest.raises(AssertionError, match="tenant leak"):
+            if table == "testapp_label":
+                assert_tenant_isolation(
+                    Label, lambda tenant: Label(name="l"), tenants=tenant_pair, using=APP
+                )
+            else:
+                assert_link_isolation(Task, "labels", make_pair, tenants=tenant_pair, using=APP)
+    finally:
+        with connections["setup"].cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        for tenant in tenant_pair:
+            with tenant_context(tenant):
+                Task.labels.through.objects.using(APP).all().delete()
+                Label._base_manager.using(APP).all().delete()
+                Project._base_manager.using(APP).filter(code="kit").delete()
