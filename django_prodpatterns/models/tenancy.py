@@ -151,6 +151,7 @@ class TenantModel(models.Model):
         elif str(self.tenant_id) != str(getattr(self, "_loaded_tenant_id", self.tenant_id)):
             raise TenantMismatch(f"{self._meta.label}: a row's tenant cannot change.")
         super().save(*args, **kwargs)
+        self._loaded_tenant_id = self.tenant_id
 
     save.alters_data = True
 
