@@ -3,11 +3,14 @@
 Import them from here: ``from django_prodpatterns.models import TenantModel``.
 """
 
+from .audit import AuditedModel, AuditLog
 from .softdelete import SoftDeleteModel, alive_index, alive_unique
 from .tenancy import Tenant, TenantModel, get_tenant_model
 from .timestamps import TimestampedModel
 
 __all__ = [
+    "AuditLog",
+    "AuditedModel",
     "SoftDeleteModel",
     "Tenant",
     "TenantModel",

@@ -4,7 +4,12 @@ from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelatio
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from django_prodpatterns.models import SoftDeleteModel, TenantModel, TimestampedModel
+from django_prodpatterns.models import (
+    AuditedModel,
+    SoftDeleteModel,
+    TenantModel,
+    TimestampedModel,
+)
 
 
 class Article(TimestampedModel):
@@ -202,3 +207,28 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.tenant}"
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+
+class Document(SoftDeleteModel, TimestampedModel, AuditedModel):
+    """Audited, soft-deletable, timestamped; ``secret`` never reaches the log."""
+
+    title = models.CharField(max_length=100)
+    body = models.TextField(default="")
+    secret = models.CharField(max_length=100, default="")
+
+    audit_redact = ("secret",)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Ticket(TenantModel, AuditedModel):
+    """Audited and tenant-scoped: its entries belong to the row's tenant."""
+
+    subject = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.subject

@@ -1,0 +1,184 @@
+"""The audit trail: AuditLog entries, written by database triggers, and AuditedModel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models.signals import class_prepared
+from django.utils.translation import gettext_lazy as _
+
+from ..conf import app_settings
+from ..context import audit_context
+from ..db.audit import AuditTriggers
+from .tenancy import TENANT_FIELD, _add_constraint, constraint_name
+
+ACTIONS = [
+    ("create", _("create")),
+    ("update", _("update")),
+    ("delete", _("delete")),
+    ("soft_delete", _("soft delete")),
+    ("restore", _("restore")),
+]
+IGNORED_COLUMNS = ("updated_at",)  # bookkeeping: a change of these alone is no change
+
+
+class AuditLogQuerySet(models.QuerySet):
+    def for_object(self, obj: models.Model) -> AuditLogQuerySet:
+        """Entries of one row, newest first."""
+        return self.filter(model=obj._meta.label, object_pk=str(obj.pk)).order_by("-id")
+
+    def for_actor(self, user: Any) -> AuditLogQuerySet:
+        return self.filter(actor_id=str(getattr(user, "pk", user))).order_by("-id")
+
+    def for_request(self, request_id: str) -> AuditLogQuerySet:
+        return self.filter(request_id=request_id).order_by("id")
+
+
+class AuditLog(models.Model):
+    """One entry per changed row, written by triggers in the same transaction as the change.
+
+    Append-only: the database refuses UPDATE, DELETE and TRUNCATE from every role but the
+    table's owner (``prune_audit`` runs through the owner alias). Row level security shows a
+    tenant its own entries only.
+    """
+
+    timestamp = models.DateTimeField(_("timestamp"))
+    model = models.CharField(_("model"), max_length=200)
+    object_pk = models.CharField(_("object pk"), max_length=255)
+    action = models.CharField(_("action"), max_length=20, choices=ACTIONS)
+    changes = models.JSONField(_("changes"), null=True, blank=True)
+    snapshot = models.JSONField(_("snapshot"), null=True, blank=True)
+    actor_id = models.CharField(_("actor"), max_length=255, null=True, blank=True)
+    actor_repr = models.CharField(_("actor (as shown then)"), max_length=255, null=True, blank=True)
+    tenant_id = models.CharField(_("tenant"), max_length=255, null=True, blank=True)
+    request_id = models.CharField(_("request id"), max_length=255, null=True, blank=True)
+    ip_address = models.CharField(_("IP address"), max_length=45, null=True, blank=True)
+    user_agent = models.TextField(_("user agent"), null=True, blank=True)
+    path = models.TextField(_("path"), null=True, blank=True)
+    reason = models.TextField(_("reason"), null=True, blank=True)
+    extra = models.JSONField(_("extra"), null=True, blank=True)
+
+    objects = AuditLogQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
+        indexes = [
+            models.Index(fields=["model", "object_pk", "-id"], name="prodpatterns_audit_object"),
+            models.Index(fields=["actor_id", "-id"], name="prodpatterns_audit_actor"),
+            models.Index(fields=["tenant_id", "-timestamp"], name="prodpatterns_audit_tenant"),
+            models.Index(fields=["request_id"], name="prodpatterns_audit_request"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.model} {self.object_pk}"
+
+    @property
+    def actor(self) -> Any:
+        """The acting user, or None (unknown, or deleted since: see ``actor_repr``)."""
+        from django.contrib.auth import get_user_model
+
+        if not self.actor_id:
+            return None
+        try:
+            return get_user_model()._base_manager.filter(pk=self.actor_id).first()
+        except (ValueError, TypeError):
+            return None
+
+    def model_class(self) -> type[models.Model] | None:
+        from django.apps import apps
+
+        try:
+            return apps.get_model(self.model)
+        except LookupError:
+            return None
+
+    def field_values(self) -> dict[str, Any]:
+        """The snapshot as ``{attname: python value}``, skipping redacted columns."""
+        model = self.model_class()
+        columns = {f.column: f for f in model._meta.concrete_fields}
+        values = {}
+        for column, value in (self.snapshot or {}).items():
+            field = columns.get(column)
+            if field is None or value == "[redacted]":
+                continue
+            values[field.attname] = field.to_python(value) if value is not None else None
+        return values
+
+    def revert(self, using: str | None = None) -> models.Model:
+        """Put the row back to this entry's snapshot; the revert is itself audited.
+
+        The primary key and columns redacted from the log stay as they are.
+        """
+        model = self.model_class()
+        if model is None or not self.snapshot:
+            raise ValueError(f"Audit entry {self.pk} has no snapshot of a known model.")
+        values = self.field_values()
+        pk_name = model._meta.pk.attname
+        with (
+            audit_context(reason=f"revert to audit entry {self.pk}"),
+            transaction.atomic(using=using),
+        ):
+            obj = model._base_manager.using(using).filter(pk=self.object_pk).first()
+            if obj is None:
+                obj = model(**values)
+                models.Model.save_base(obj, using=using, force_insert=True)
+                return obj
+            changed = [
+                name
+                for name, value in values.items()
+                if name != pk_name and getattr(obj, name) != value
+            ]
+            if changed:
+                model._base_manager.using(using).filter(pk=obj.pk).update(
+                    **{name: values[name] for name in changed}
+                )
+                obj.refresh_from_db(using=using)
+            return obj
+
+
+class AuditedModel(models.Model):
+    """Every change to rows of this model leaves an ``AuditLog`` entry, whatever made it.
+
+    ``audit_redact = ("field", ...)`` on the class names fields whose values the log never
+    stores (``PRODPATTERNS["AUDIT_REDACT_FIELDS"]`` adds to it for every model).
+    """
+
+    audit_redact: tuple[str, ...] = ()
+    prodpatterns_audited = True
+
+    class Meta:
+        abstract = True
+
+    def audit_history(self) -> AuditLogQuerySet:
+        return AuditLog.objects.for_object(self)
+
+
+def add_audit_triggers(sender: type[models.Model], **kwargs: Any) -> None:
+    """class_prepared: give a concrete audited model its capture triggers."""
+    opts = sender._meta
+    if not getattr(sender, "prodpatterns_audited", False) or opts.abstract or opts.proxy:
+        return
+    if opts.swapped or sender.__module__ == "__fake__":
+        return
+    names = set(sender.audit_redact) | set(app_settings.AUDIT_REDACT_FIELDS)
+    fields = {f.name: f for f in opts.concrete_fields}
+    tenant = fields.get(TENANT_FIELD)
+    _add_constraint(
+        sender,
+        AuditTriggers(
+            name=constraint_name(sender, "audit"),
+            label=opts.label,
+            pk=opts.pk.column,
+            tenant=tenant.column if getattr(sender, "prodpatterns_tenant_scoped", False) else "",
+            redact=sorted(fields[n].column for n in names if n in fields),
+            ignore=sorted(fields[n].column for n in IGNORED_COLUMNS if n in fields),
+        ),
+    )
+
+
+class_prepared.connect(add_audit_triggers, dispatch_uid="prodpatterns.audit_triggers")
+
+_ = settings  # AUTH_USER_MODEL is read lazily by AuditLog.actor
