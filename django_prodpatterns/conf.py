@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_REDACT_FIELDS": (),
     # Addresses of proxies whose X-Forwarded-For is believed.
     "AUDIT_TRUSTED_PROXIES": (),
+    # The request header that carries a request id (one is generated when it is absent).
+    "AUDIT_REQUEST_ID_HEADER": "X-Request-ID",
     # What a CASCADE soft delete does with children that cannot be soft-deleted.
     "SOFT_DELETE_PLAIN_CHILDREN": {},
     # Guards applied to the plain ``migrate`` command (PostgreSQL interval strings or ms).
@@ -82,6 +84,7 @@ VALIDATORS: dict[str, tuple[Any, str]] = {
     "OWNER_DATABASE": (_is_optional_str, "a database alias or None"),
     "AUDIT_REDACT_FIELDS": (_is_str_sequence, "a sequence of field names"),
     "AUDIT_TRUSTED_PROXIES": (_is_str_sequence, "a sequence of addresses"),
+    "AUDIT_REQUEST_ID_HEADER": (lambda v: isinstance(v, str) and v != "", "a header name"),
     "SOFT_DELETE_PLAIN_CHILDREN": (
         _is_plain_children,
         'a dict of "app_label.Model" to one of ' + ", ".join(_PLAIN_CHILD_CHOICES),

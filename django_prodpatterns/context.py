@@ -24,12 +24,12 @@ from __future__ import annotations
 import contextvars
 import json
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 __all__ = [
     "AuditInfo",
+    "LazyActor",
     "audit_context",
     "get_audit_info",
     "get_current_actor",
@@ -54,6 +54,7 @@ class AuditInfo:
     user_agent: str | None = None
     path: str | None = None
     extra: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    _json: dict = field(default_factory=dict, compare=False, repr=False)
 
     def merged(self, actor: Any, reason: str | None, values: dict[str, Any]) -> AuditInfo:
         """Return a copy with the given values laid over this one (None keeps the outer)."""
@@ -70,19 +71,31 @@ class AuditInfo:
             else:
                 extra[key] = value
         changes["extra"] = MappingProxyType(extra)
-        return replace(self, **changes)
+        return replace(self, _json={}, **changes)
 
     @property
     def actor_id(self) -> str:
         """The actor's primary key as text, or ``""`` when there is no actor."""
-        return key_of(self.actor)
+        return key_of(resolve_actor(self.actor))
 
-    @cached_property
+    @property
     def as_json(self) -> str:
-        """The snapshot PostgreSQL receives as ``prodpatterns.context`` (None values left out)."""
+        """The snapshot PostgreSQL receives as ``prodpatterns.context`` (None values left out).
+
+        Built once per actor: a lazy actor (the request's user) may change while the
+        context is active, e.g. when a view authenticates a token.
+        """
+        actor = resolve_actor(self.actor)
+        key = key_of(actor)
+        cached = self._json.get(key)
+        if cached is None:
+            cached = self._json[key] = self._build_json(actor)
+        return cached
+
+    def _build_json(self, actor: Any) -> str:
         data: dict[str, Any] = {
-            "actor_id": self.actor_id or None,
-            "actor_repr": None if self.actor is None else str(self.actor),
+            "actor_id": key_of(actor) or None,
+            "actor_repr": None if actor is None else str(actor),
             "reason": self.reason,
             "request_id": self.request_id,
             "ip_address": self.ip_address,
@@ -104,6 +117,44 @@ _current_tenant: contextvars.ContextVar[Any] = contextvars.ContextVar(
 _current_audit: contextvars.ContextVar[AuditInfo | None] = contextvars.ContextVar(
     "prodpatterns_audit", default=None
 )
+_resolving_actor: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "prodpatterns_resolving_actor", default=False
+)
+
+
+class LazyActor:
+    """An actor worked out when a write happens, not when the context is entered.
+
+    ``audit_context(actor=LazyActor(lambda: request.user))`` captures users that a view
+    authenticates itself (tokens, JWT), after the middleware ran.
+    """
+
+    def __init__(self, resolve: Any) -> None:
+        self._resolve = resolve
+
+    def resolve(self) -> Any:
+        # Working out the actor may itself query (the session, the user); those queries
+        # see no actor instead of recursing into this method.
+        if _resolving_actor.get():
+            return None
+        token = _resolving_actor.set(True)
+        try:
+            return _authenticated(self._resolve())  # evaluated here, under the guard
+        finally:
+            _resolving_actor.reset(token)
+
+
+def _authenticated(actor: Any) -> Any:
+    if actor is not None and getattr(actor, "is_authenticated", True) is False:
+        return None
+    return actor
+
+
+def resolve_actor(actor: Any) -> Any:
+    """The actual actor behind a possibly lazy one (None for anonymous users)."""
+    if isinstance(actor, LazyActor):
+        return actor.resolve()
+    return _authenticated(actor)
 
 
 def key_of(obj: Any) -> str:
@@ -191,7 +242,7 @@ def get_current_tenant() -> Any:
 def get_current_actor() -> Any:
     """The actor set by the innermost active :class:`audit_context`, or ``None``."""
     info = _current_audit.get()
-    return None if info is None else info.actor
+    return None if info is None else resolve_actor(info.actor)
 
 
 def get_audit_info() -> AuditInfo | None:

@@ -1,5 +1,9 @@
 """Middleware: thin, sync and async, delegating to the public context managers.
 
+``AuditContextMiddleware`` puts the request's id, client IP, user agent and path on the
+context channel, with the user as a lazy actor read when each write happens. Put it
+before ``TenantMiddleware``.
+
 ``TenantMiddleware`` resolves the request's tenant, runs the rest of the request inside
 ``tenant_context(tenant)`` and, for sync requests, inside one transaction, and turns
 ``TenantRequired`` (a tenant-scoped query without a tenant) into a 403. Put it after
@@ -8,6 +12,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -16,7 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.utils.module_loading import import_string
 
 from .conf import app_settings
-from .context import tenant_context
+from .context import LazyActor, audit_context, tenant_context
 from .exceptions import TenantRequired
 
 
@@ -65,3 +70,60 @@ class TenantMiddleware:
         if isinstance(exception, TenantRequired):
             return _forbidden(exception)
         return None
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    """REMOTE_ADDR, or the first untrusted address behind trusted proxies."""
+    trusted = set(app_settings.AUDIT_TRUSTED_PROXIES)
+    address = request.META.get("REMOTE_ADDR")
+    if address not in trusted:
+        return address
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+        if hop not in trusted:
+            return hop
+    return address
+
+
+def request_audit_values(request: HttpRequest) -> dict[str, Any]:
+    """What a request contributes to every audit entry written while it runs."""
+    header = app_settings.AUDIT_REQUEST_ID_HEADER
+    request_id = (request.headers.get(header) or "")[:255] or uuid.uuid4().hex
+    return {
+        "request_id": request_id,
+        "ip_address": _client_ip(request),
+        "user_agent": (request.headers.get("User-Agent") or "")[:1000] or None,
+        "path": request.path[:2000],
+    }
+
+
+class AuditContextMiddleware:
+    """Record who did what from which request, for every write the request makes."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def _context(self, request: HttpRequest) -> audit_context:
+        values = request_audit_values(request)
+        request.request_id = values["request_id"]
+        return audit_context(actor=LazyActor(lambda: getattr(request, "user", None)), **values)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        with self._context(request):
+            response = self.get_response(request)
+        response.headers.setdefault(app_settings.AUDIT_REQUEST_ID_HEADER, request.request_id)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        async with self._context(request):
+            response = await self.get_response(request)
+        response.headers.setdefault(app_settings.AUDIT_REQUEST_ID_HEADER, request.request_id)
+        return response

@@ -20,6 +20,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_prodpatterns.middleware.AuditContextMiddleware",
     "django_prodpatterns.middleware.TenantMiddleware",
 ]
 

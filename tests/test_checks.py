@@ -6,7 +6,7 @@ from django.test import override_settings
 
 from django_prodpatterns import checks
 
-pytestmark = pytest.mark.django_db(databases=["default", "app", "setup"])
+pytestmark = pytest.mark.django_db(databases=["default", "app", "setup", "sqlite"])
 
 
 # The test app's PostDetail.post is a OneToOneField on purpose, so W011 is always there.

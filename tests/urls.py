@@ -8,4 +8,6 @@ urlpatterns = [
     path("projects/", views.projects),
     path("aprojects/", views.aprojects),
     path("needs-tenant/", views.needs_tenant),
+    path("audit/touch/", views.touch_document),
+    path("audit/atouch/", views.atouch_document),
 ]

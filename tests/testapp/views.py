@@ -34,3 +34,28 @@ async def aprojects(request):
     await asyncio.sleep(0.001)  # let the other requests interleave
     names = sorted([p.name async for p in Project.objects.using(APP).all()])
     return JsonResponse({"tenant": request.tenant.pk, "names": names})
+
+
+def touch_document(request):
+    """Write a document; the audit entry must name whoever request.user is at write time."""
+    from django.contrib.auth.models import User
+
+    from .models import Document
+
+    token_user = request.headers.get("X-Token-User")
+    if token_user:  # what a token/JWT authentication inside the view does
+        request.user = User.objects.get(username=token_user)
+    document = Document.objects.using(APP).create(title=request.GET.get("title", "t"))
+    return JsonResponse({"pk": document.pk, "request_id": request.request_id})
+
+
+async def atouch_document(request):
+    from asgiref.sync import sync_to_async
+
+    from .models import Document
+
+    await asyncio.sleep(0.001)
+    document = await sync_to_async(Document.objects.using(APP).create)(
+        title=request.GET.get("title", "t")
+    )
+    return JsonResponse({"pk": document.pk})
