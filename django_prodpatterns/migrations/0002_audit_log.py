@@ -32,6 +32,7 @@ class Migration(migrations.Migration):
                             ("delete", "delete"),
                             ("soft_delete", "soft delete"),
                             ("restore", "restore"),
+                            ("prune", "prune"),
                         ],
                         max_length=20,
                         verbose_name="action",

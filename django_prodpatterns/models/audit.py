@@ -20,6 +20,7 @@ ACTIONS = [
     ("delete", _("delete")),
     ("soft_delete", _("soft delete")),
     ("restore", _("restore")),
+    ("prune", _("prune")),  # written by prune_audit, about the log itself
 ]
 IGNORED_COLUMNS = ("updated_at",)  # bookkeeping: a change of these alone is no change
 
