@@ -29,7 +29,7 @@ def test_the_application_role_cannot_change_the_log(statement):
     before = list(AuditLog.objects.values_list("id", "reason"))
     assert before
     with (
-        pytest.raises(DatabaseError, match="append-only|permission denied"),
+        pytest.raises(DatabaseError, match=r"append-only|permission denied"),
         transaction.atomic(using=APP),
         connections[APP].cursor() as cursor,
     ):
