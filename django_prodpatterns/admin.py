@@ -197,3 +197,14 @@ def _preview(op: Any, using: str) -> list[tuple[str, int, list[str]]]:
         sample = model._base_manager.using(using).filter(deletion_batch=op.batch)
         rows.append((label, op.counts[label], [str(obj) for obj in sample[:PREVIEW_LIMIT]]))
     return rows
+
+
+from .admin_audit import AuditHistoryMixin, AuditLogAdmin  # noqa: E402  (registers AuditLog)
+
+__all__ = [
+    "AuditHistoryMixin",
+    "AuditLogAdmin",
+    "DeletedStateFilter",
+    "SoftDeleteAdmin",
+    "SoftDeleteAdminMixin",
+]

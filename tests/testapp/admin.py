@@ -1,8 +1,8 @@
 from django.contrib import admin
 
-from django_prodpatterns.admin import SoftDeleteAdmin
+from django_prodpatterns.admin import AuditHistoryMixin, SoftDeleteAdmin
 
-from .models import Category, Comment, Post
+from .models import Category, Comment, Document, Post
 
 
 class CommentInline(admin.TabularInline):
@@ -20,3 +20,8 @@ class PostAdmin(SoftDeleteAdmin):
 @admin.register(Category)
 class CategoryAdmin(SoftDeleteAdmin):
     list_display = ["name"]
+
+
+@admin.register(Document)
+class DocumentAdmin(AuditHistoryMixin, SoftDeleteAdmin):
+    list_display = ["title"]
