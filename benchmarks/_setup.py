@@ -20,6 +20,7 @@ def setup() -> None:
     from django_prodpatterns.db.embedded import APP_ROLE
     from django_prodpatterns.db.roles import grant_app_privileges
 
+    call_command("migrate", verbosity=0)  # migrated apps first: synced tables point at them
     call_command("migrate", run_syncdb=True, verbosity=0)
     connections["default"].ensure_connection()
     grant_app_privileges(connections["default"].connection, APP_ROLE.name)

@@ -40,3 +40,45 @@ if SafeDeleteModel is not None:
     class SafeGrandChild(SafeDeleteModel):
         _safedelete_policy = SOFT_DELETE_CASCADE
         child = models.ForeignKey(SafeChild, models.CASCADE)
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+from django_prodpatterns.models import AuditedModel  # noqa: E402
+
+
+class PlainRow(models.Model):
+    name = models.CharField(max_length=50)
+    value = models.IntegerField(default=0)
+
+
+class AuditedRow(AuditedModel):
+    name = models.CharField(max_length=50)
+    value = models.IntegerField(default=0)
+
+
+try:
+    from simple_history.models import HistoricalRecords
+except ImportError:  # pip install -e ".[bench]"
+    HistoricalRecords = None
+
+if HistoricalRecords is not None:
+
+    class SimpleHistoryRow(models.Model):
+        name = models.CharField(max_length=50)
+        value = models.IntegerField(default=0)
+        history = HistoricalRecords()
+
+
+try:
+    from auditlog.registry import auditlog
+except ImportError:
+    auditlog = None
+
+if auditlog is not None:
+
+    class AuditlogRow(models.Model):
+        name = models.CharField(max_length=50)
+        value = models.IntegerField(default=0)
+
+    auditlog.register(AuditlogRow)

@@ -1,5 +1,9 @@
 CREATE OR REPLACE FUNCTION prodpatterns_audit() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+-- Transition tables have no statistics: without this the planner may pair old and new
+-- rows with a nested loop, quadratic in the number of rows a statement touched.
+SET enable_nestloop = off
+AS $fn$
 -- One statement-level trigger function for every audited table. Arguments:
 --   0 model label, 1 primary-key column, 2 tenant column ('' when the model has none),
 --   3 redacted columns (JSON array), 4 columns whose changes alone are no change (JSON array)
@@ -22,8 +26,9 @@ BEGIN
             actor, ctx ->> 'actor_repr', coalesce(nullif(r.j ->> tenant_col, ''), tenant),
             ctx ->> 'request_id', ctx ->> 'ip_address', ctx ->> 'user_agent', ctx ->> 'path',
             ctx ->> 'reason', ctx -> 'extra'
-        FROM (SELECT (SELECT jsonb_object_agg(k, CASE WHEN redacted ? k THEN marker ELSE v END)
-                      FROM jsonb_each(to_jsonb(n)) AS e(k, v)) AS j
+        FROM (SELECT CASE WHEN redacted = '[]' THEN to_jsonb(n) ELSE
+                        (SELECT jsonb_object_agg(k, CASE WHEN redacted ? k THEN marker ELSE v END)
+                         FROM jsonb_each(to_jsonb(n)) AS e(k, v)) END AS j
               FROM new_rows n) AS r;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO prodpatterns_auditlog (timestamp, model, object_pk, action, changes, snapshot,
@@ -32,8 +37,9 @@ BEGIN
             actor, ctx ->> 'actor_repr', coalesce(nullif(r.j ->> tenant_col, ''), tenant),
             ctx ->> 'request_id', ctx ->> 'ip_address', ctx ->> 'user_agent', ctx ->> 'path',
             ctx ->> 'reason', ctx -> 'extra'
-        FROM (SELECT (SELECT jsonb_object_agg(k, CASE WHEN redacted ? k THEN marker ELSE v END)
-                      FROM jsonb_each(to_jsonb(o)) AS e(k, v)) AS j
+        FROM (SELECT CASE WHEN redacted = '[]' THEN to_jsonb(o) ELSE
+                        (SELECT jsonb_object_agg(k, CASE WHEN redacted ? k THEN marker ELSE v END)
+                         FROM jsonb_each(to_jsonb(o)) AS e(k, v)) END AS j
               FROM old_rows o) AS r;
     ELSE
         INSERT INTO prodpatterns_auditlog (timestamp, model, object_pk, action, changes, snapshot,
@@ -47,21 +53,23 @@ BEGIN
                 ELSE 'update'
             END,
             d.changes,
-            (SELECT jsonb_object_agg(k, CASE WHEN redacted ? k THEN marker ELSE v END)
-             FROM jsonb_each(d.new_j) AS e(k, v)),
+            CASE WHEN redacted = '[]' THEN d.new_j ELSE
+                (SELECT jsonb_object_agg(k, CASE WHEN redacted ? k THEN marker ELSE v END)
+                 FROM jsonb_each(d.new_j) AS e(k, v)) END,
             actor, ctx ->> 'actor_repr', coalesce(nullif(d.new_j ->> tenant_col, ''), tenant),
             ctx ->> 'request_id', ctx ->> 'ip_address', ctx ->> 'user_agent', ctx ->> 'path',
             ctx ->> 'reason', ctx -> 'extra'
         FROM (
-            SELECT n.j ->> pk AS pk_value, o.j AS old_j, n.j AS new_j,
+            SELECT n.k AS pk_value, o.j AS old_j, n.j AS new_j,
                 (SELECT jsonb_object_agg(
                             e.k,
                             CASE WHEN redacted ? e.k THEN jsonb_build_array(marker, marker)
                                  ELSE jsonb_build_array(o.j -> e.k, e.v) END)
                  FROM jsonb_each(n.j) AS e(k, v)
                  WHERE o.j -> e.k IS DISTINCT FROM e.v AND NOT ignored ? e.k) AS changes
-            FROM (SELECT to_jsonb(x) AS j FROM new_rows x) AS n
-            JOIN (SELECT to_jsonb(y) AS j FROM old_rows y) AS o ON (o.j ->> pk) = (n.j ->> pk)
+            FROM (SELECT j, j ->> pk AS k FROM (SELECT to_jsonb(x) AS j FROM new_rows x) AS nx) AS n
+            JOIN (SELECT j, j ->> pk AS k FROM (SELECT to_jsonb(y) AS j FROM old_rows y) AS oy) AS o
+              ON o.k = n.k
         ) AS d
         WHERE d.changes IS NOT NULL;
     END IF;
