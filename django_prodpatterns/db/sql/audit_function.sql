@@ -42,6 +42,19 @@ BEGIN
                          FROM jsonb_each(to_jsonb(o)) AS e(k, v)) END AS j
               FROM old_rows o) AS r;
     ELSE
+        -- MATERIALIZED: each row is turned into jsonb and diffed exactly once.
+        WITH n AS MATERIALIZED (SELECT to_jsonb(x) AS j FROM new_rows x),
+             o AS MATERIALIZED (SELECT to_jsonb(y) AS j FROM old_rows y),
+             d AS MATERIALIZED (
+                SELECT n.j ->> pk AS pk_value, o.j AS old_j, n.j AS new_j,
+                    (SELECT jsonb_object_agg(
+                                e.k,
+                                CASE WHEN redacted ? e.k THEN jsonb_build_array(marker, marker)
+                                     ELSE jsonb_build_array(o.j -> e.k, e.v) END)
+                     FROM jsonb_each(n.j) AS e(k, v)
+                     WHERE o.j -> e.k IS DISTINCT FROM e.v AND NOT ignored ? e.k) AS changes
+                FROM n JOIN o ON (o.j ->> pk) = (n.j ->> pk)
+             )
         INSERT INTO prodpatterns_auditlog (timestamp, model, object_pk, action, changes, snapshot,
             actor_id, actor_repr, tenant_id, request_id, ip_address, user_agent, path, reason, extra)
         SELECT now(), label, d.pk_value,
@@ -59,18 +72,7 @@ BEGIN
             actor, ctx ->> 'actor_repr', coalesce(nullif(d.new_j ->> tenant_col, ''), tenant),
             ctx ->> 'request_id', ctx ->> 'ip_address', ctx ->> 'user_agent', ctx ->> 'path',
             ctx ->> 'reason', ctx -> 'extra'
-        FROM (
-            SELECT n.k AS pk_value, o.j AS old_j, n.j AS new_j,
-                (SELECT jsonb_object_agg(
-                            e.k,
-                            CASE WHEN redacted ? e.k THEN jsonb_build_array(marker, marker)
-                                 ELSE jsonb_build_array(o.j -> e.k, e.v) END)
-                 FROM jsonb_each(n.j) AS e(k, v)
-                 WHERE o.j -> e.k IS DISTINCT FROM e.v AND NOT ignored ? e.k) AS changes
-            FROM (SELECT j, j ->> pk AS k FROM (SELECT to_jsonb(x) AS j FROM new_rows x) AS nx) AS n
-            JOIN (SELECT j, j ->> pk AS k FROM (SELECT to_jsonb(y) AS j FROM old_rows y) AS oy) AS o
-              ON o.k = n.k
-        ) AS d
+        FROM d
         WHERE d.changes IS NOT NULL;
     END IF;
     RETURN NULL;
