@@ -25,3 +25,24 @@ class ProdPatternsConfig(AppConfig):
             session.install, dispatch_uid="django_prodpatterns.db.session.install"
         )
         session.install_on_open_connections()
+        self.link_audit_history()
+
+    def link_audit_history(self) -> None:
+        """Point "History" of every registered audited model's admin at its audit entries.
+
+        Works for admins registered before this app is ready (``django.contrib.admin``
+        listed first, as usual); ``AuditHistoryMixin`` does the same explicitly.
+        """
+        if not self.apps.is_installed("django.contrib.admin"):
+            return
+        from types import MethodType
+
+        from django.contrib import admin
+
+        from .admin_audit import AuditHistoryMixin
+
+        for model, model_admin in admin.site._registry.items():
+            if getattr(model, "prodpatterns_audited", False) and not isinstance(
+                model_admin, AuditHistoryMixin
+            ):
+                model_admin.history_view = MethodType(AuditHistoryMixin.history_view, model_admin)

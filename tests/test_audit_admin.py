@@ -65,6 +65,13 @@ def test_history_link_opens_the_objects_entries(admin_client):
     assert [AuditLog.objects.get(pk=pk).object_pk for pk in listed(response)] == [str(d.pk)]
 
 
+def test_plain_admins_of_audited_models_get_the_history_link_too(admin_client):
+    response = admin_client.get(reverse("admin:testapp_ticket_history", args=[5]))
+    assert response.status_code == 302
+    assert "model=testapp.Ticket" in response.url
+    assert "q=5" in response.url
+
+
 def test_revert_shows_the_diff_then_reverts_and_is_audited(admin_client):
     d = Document.objects.create(title="original", body="b1")
     first = AuditLog.objects.get(action="create")

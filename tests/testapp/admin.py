@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from django_prodpatterns.admin import AuditHistoryMixin, SoftDeleteAdmin
 
-from .models import Category, Comment, Document, Post
+from .models import Category, Comment, Document, Post, Ticket
 
 
 class CommentInline(admin.TabularInline):
@@ -25,3 +25,6 @@ class CategoryAdmin(SoftDeleteAdmin):
 @admin.register(Document)
 class DocumentAdmin(AuditHistoryMixin, SoftDeleteAdmin):
     list_display = ["title"]
+
+
+admin.site.register(Ticket)  # a plain ModelAdmin: "History" is linked to the audit log anyway
