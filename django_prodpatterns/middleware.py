@@ -34,8 +34,8 @@ def _forbidden(exc: TenantRequired) -> HttpResponse:
     return HttpResponseForbidden("No tenant for this request.", content_type="text/plain")
 
 
-class TenantMiddleware:
-    """Set the request's tenant on the context channel for the rest of the request."""
+class _SyncAndAsyncMiddleware:
+    """Serves sync and async stacks: ``__call__`` hands async requests to ``__acall__``."""
 
     sync_capable = True
     async_capable = True
@@ -49,6 +49,19 @@ class TenantMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self.__acall__(request)
+        return self.handle(request)
+
+    def handle(self, request: HttpRequest) -> Any:
+        raise NotImplementedError
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        raise NotImplementedError
+
+
+class TenantMiddleware(_SyncAndAsyncMiddleware):
+    """Set the request's tenant on the context channel for the rest of the request."""
+
+    def handle(self, request: HttpRequest) -> Any:
         tenant = resolve_tenant(request)
         request.tenant = tenant
         if tenant is None:
@@ -97,26 +110,15 @@ def request_audit_values(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-class AuditContextMiddleware:
+class AuditContextMiddleware(_SyncAndAsyncMiddleware):
     """Record who did what from which request, for every write the request makes."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Any) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
 
     def _context(self, request: HttpRequest) -> audit_context:
         values = request_audit_values(request)
         request.request_id = values["request_id"]
         return audit_context(actor=LazyActor(lambda: getattr(request, "user", None)), **values)
 
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
-            return self.__acall__(request)
+    def handle(self, request: HttpRequest) -> Any:
         with self._context(request):
             response = self.get_response(request)
         response.headers.setdefault(app_settings.AUDIT_REQUEST_ID_HEADER, request.request_id)

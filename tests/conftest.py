@@ -31,3 +31,23 @@ def django_db_setup(django_db_setup, django_db_blocker):
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
         connections.close_all()
+
+
+@pytest.fixture
+def fails(capsys, monkeypatch):
+    """Run a command like manage.py would; return (exit status, stderr).
+
+    ``run_from_argv`` closes every connection when it ends, which would end the test's
+    transaction too; that one step is switched off.
+    """
+    from django.core.management import load_command_class
+
+    monkeypatch.setattr("django.core.management.base.connections.close_all", lambda: None)
+
+    def run_failing(*argv):
+        command = load_command_class("django_prodpatterns", argv[0])
+        with pytest.raises(SystemExit) as excinfo:
+            command.run_from_argv(["manage.py", *argv])
+        return excinfo.value.code, capsys.readouterr().err.strip()
+
+    return run_failing

@@ -8,7 +8,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import call_command, load_command_class
+from django.core.management import call_command
 from django.utils import timezone
 
 from tests.factories import CategoryFactory, CommentFactory, PostFactory
@@ -21,24 +21,6 @@ def run(*argv):
     out = StringIO()
     call_command(*argv, stdout=out)
     return out.getvalue()
-
-
-@pytest.fixture
-def fails(capsys, monkeypatch):
-    """Run a command like manage.py would; return (exit status, stderr).
-
-    ``run_from_argv`` closes every connection when it ends, which would end the test's
-    transaction too; that one step is switched off.
-    """
-    monkeypatch.setattr("django.core.management.base.connections.close_all", lambda: None)
-
-    def run_failing(*argv):
-        command = load_command_class("django_prodpatterns", argv[0])
-        with pytest.raises(SystemExit) as excinfo:
-            command.run_from_argv(["manage.py", *argv])
-        return excinfo.value.code, capsys.readouterr().err.strip()
-
-    return run_failing
 
 
 def state():

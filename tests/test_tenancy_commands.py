@@ -3,27 +3,13 @@
 from io import StringIO
 
 import pytest
-from django.core.management import call_command, load_command_class
+from django.core.management import call_command
 from django.db import connections
 
 from django_prodpatterns.context import tenant_context
 from tests.testapp.models import Project
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "app", "setup"])
-
-
-@pytest.fixture
-def fails(capsys, monkeypatch):
-    """Run a command like manage.py; return (exit status, stderr)."""
-    monkeypatch.setattr("django.core.management.base.connections.close_all", lambda: None)
-
-    def run(*argv):
-        command = load_command_class("django_prodpatterns", argv[0])
-        with pytest.raises(SystemExit) as excinfo:
-            command.run_from_argv(["manage.py", *argv])
-        return excinfo.value.code, capsys.readouterr().err.strip()
-
-    return run
 
 
 def out(*argv):
