@@ -11,7 +11,21 @@ class ProdPatternsError(Exception):
 
 
 class ConflictError(ProdPatternsError):
-    """A write was based on a stale version of the row (optimistic locking)."""
+    """A write was based on a stale version of the row (optimistic locking).
+
+    Attributes:
+        model: The model class.
+        pk: The row's primary key.
+        expected: The version the caller had.
+        current: The version in the database (None if the row is gone).
+    """
+
+    def __init__(self, model: type, pk: object, expected: object, current: object) -> None:
+        self.model, self.pk, self.expected, self.current = model, pk, expected, current
+        super().__init__(
+            f"{model._meta.label} {pk} was changed by someone else: you had version "
+            f"{expected}, the database has version {current}."
+        )
 
 
 class TenantRequired(ProdPatternsError):

@@ -4,6 +4,7 @@ Import them from here: ``from django_prodpatterns.models import TenantModel``.
 """
 
 from .audit import AuditedModel, AuditLog
+from .locking import VersionedModel
 from .softdelete import SoftDeleteModel, alive_index, alive_unique
 from .tenancy import Tenant, TenantModel, get_tenant_model
 from .timestamps import TimestampedModel
@@ -15,6 +16,7 @@ __all__ = [
     "Tenant",
     "TenantModel",
     "TimestampedModel",
+    "VersionedModel",
     "alive_index",
     "alive_unique",
     "get_tenant_model",

@@ -9,6 +9,7 @@ from django_prodpatterns.models import (
     SoftDeleteModel,
     TenantModel,
     TimestampedModel,
+    VersionedModel,
 )
 
 
@@ -232,3 +233,23 @@ class Ticket(TenantModel, AuditedModel):
 
     def __str__(self) -> str:
         return self.subject
+
+
+# --- optimistic locking ----------------------------------------------------------------------
+
+
+class Counter(VersionedModel):
+    name = models.CharField(max_length=20, default="c")
+    value = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class PlainCounter(models.Model):
+    """The same without locking, to show the lost updates."""
+
+    value = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return str(self.value)
