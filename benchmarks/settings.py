@@ -10,6 +10,6 @@ _local = embedded.prepare(SETUP_DATABASE, database="prodpatterns_bench")
 DATABASES = {"default": _local.owner, "app": _local.app}
 
 INSTALLED_APPS = [*INSTALLED_APPS, "benchmarks.benchapp"]
-for peer in ("safedelete", "simple_history", "auditlog"):
+for peer in ("safedelete", "simple_history", "auditlog", "concurrency"):
     if find_spec(peer) is not None:
         INSTALLED_APPS.append(peer)

@@ -82,3 +82,26 @@ if auditlog is not None:
         value = models.IntegerField(default=0)
 
     auditlog.register(AuditlogRow)
+
+
+# --- optimistic locking ------------------------------------------------------------------------
+
+from django_prodpatterns.models import VersionedModel  # noqa: E402
+
+
+class VersionedRow(VersionedModel):
+    name = models.CharField(max_length=50)
+    value = models.IntegerField(default=0)
+
+
+try:
+    from concurrency.fields import IntegerVersionField
+except ImportError:  # pip install -e ".[bench]"
+    IntegerVersionField = None
+
+if IntegerVersionField is not None:
+
+    class ConcurrencyRow(models.Model):
+        name = models.CharField(max_length=50)
+        value = models.IntegerField(default=0)
+        version = IntegerVersionField()
