@@ -17,12 +17,12 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.utils.module_loading import import_string
 
 from .conf import app_settings
 from .context import LazyActor, audit_context, tenant_context
-from .exceptions import TenantRequired
+from .exceptions import ConflictError, TenantRequired
 
 
 def resolve_tenant(request: HttpRequest) -> Any:
@@ -129,3 +129,52 @@ class AuditContextMiddleware(_SyncAndAsyncMiddleware):
             response = await self.get_response(request)
         response.headers.setdefault(app_settings.AUDIT_REQUEST_ID_HEADER, request.request_id)
         return response
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "json" in accept and "text/html" not in accept.split(",")[0]
+
+
+def _problem(request: HttpRequest, status: int, title: str, detail: str, **extra: Any) -> Any:
+    """RFC 9457 problem+json for API clients, a short plain page otherwise."""
+    if _wants_json(request):
+        body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+        return JsonResponse(body, status=status, content_type="application/problem+json")
+    return HttpResponse(
+        f"{title}\n\n{detail}\n", status=status, content_type="text/plain; charset=utf-8"
+    )
+
+
+class ConflictMiddleware(_SyncAndAsyncMiddleware):
+    """``ConflictError`` → 409, ``PreconditionFailed`` → 412, ``PreconditionRequired`` → 428."""
+
+    def handle(self, request: HttpRequest) -> Any:
+        return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        return await self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
+        from .http import PreconditionFailed, PreconditionRequired
+
+        if isinstance(exception, ConflictError):
+            response = _problem(
+                request, 409, "Conflict", str(exception), current_version=exception.current
+            )
+            if exception.current is not None:
+                response.headers["ETag"] = f'W/"{exception.current}"'
+            return response
+        if isinstance(exception, PreconditionFailed):
+            response = _problem(
+                request,
+                412,
+                "Precondition Failed",
+                str(exception),
+                current_version=exception.current,
+            )
+            response.headers["ETag"] = f'W/"{exception.current}"'
+            return response
+        if isinstance(exception, PreconditionRequired):
+            return _problem(request, 428, "Precondition Required", str(exception))
+        return None

@@ -22,6 +22,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_prodpatterns.middleware.AuditContextMiddleware",
     "django_prodpatterns.middleware.TenantMiddleware",
+    "django_prodpatterns.middleware.ConflictMiddleware",
 ]
 
 ROOT_URLCONF = "tests.urls"

@@ -10,4 +10,6 @@ urlpatterns = [
     path("needs-tenant/", views.needs_tenant),
     path("audit/touch/", views.touch_document),
     path("audit/atouch/", views.atouch_document),
+    path("counter/<int:pk>/", views.counter),
+    path("projects/<int:pk>/rename/", views.project_rename),
 ]

@@ -59,3 +59,35 @@ async def atouch_document(request):
         title=request.GET.get("title", "t")
     )
     return JsonResponse({"pk": document.pk})
+
+
+def counter(request, pk):
+    """GET: the value with its ETag. POST: increment, from the version the client read."""
+    from django.shortcuts import get_object_or_404
+
+    from django_prodpatterns.http import check_if_match, etag
+
+    from .models import Counter
+
+    row = get_object_or_404(Counter, pk=pk)
+    if request.method == "POST":
+        check_if_match(request, row, required=request.GET.get("require") == "1")
+        if "version" in request.POST:  # a form that carried the version it was built from
+            row.version = row._loaded_version = int(request.POST["version"])
+        row.value += 1
+        row.save()
+    response = JsonResponse({"value": row.value, "version": row.version})
+    response.headers["ETag"] = etag(row)
+    return response
+
+
+def project_rename(request, pk):
+    """A tenant-scoped write: another tenant's row is a 404, never a 409."""
+    from django.shortcuts import get_object_or_404
+
+    from .models import Project
+
+    project = get_object_or_404(Project.objects.using(APP), pk=pk)
+    project.name = "renamed"
+    project.save(using=APP)
+    return JsonResponse({"name": project.name})
