@@ -138,3 +138,32 @@ def test_eight_threads_of_read_modify_write_lose_nothing(capsys):
         )
     assert value == 1600
     assert conflicts > 0  # the threads really did collide
+
+
+@pytest.mark.django_db(transaction=True)
+def test_asave_and_adelete_are_version_checked_too():
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+
+    first, second = two_editors()
+
+    async def flow():
+        first.value = 1
+        await first.asave()
+        second.value = 2
+        outcomes = []
+        for action in (second.asave, second.adelete):
+            try:
+                await action()
+                outcomes.append("ok")
+            except ConflictError as error:
+                outcomes.append(error.current)
+        await first.adelete()
+        left = await Counter.objects.filter(pk=first.pk).aexists()
+        await sync_to_async(connections.close_all)()
+        return outcomes, left
+
+    outcomes, left = asyncio.run(flow())
+    assert outcomes == [2, 2]
+    assert left is False
