@@ -20,16 +20,6 @@ def new_project(tenant):
     return Project(name="p", code=f"c{Project._base_manager.using(APP).count()}")
 
 
-def test_projects_are_isolated(tenant_pair):
-    assert_tenant_isolation(
-        Project,
-        new_project,
-        tenants=tenant_pair,
-        using=APP,
-        reference=lambda project: Task(project=project, title="t"),
-    )
-
-
 def test_labels_are_isolated(tenant_pair):
     assert_tenant_isolation(Label, lambda tenant: Label(name="l"), tenants=tenant_pair, using=APP)
 

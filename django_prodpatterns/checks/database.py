@@ -5,11 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from ..conf import SETTINGS_NAME, validate
+
+
+def installed_models(app_configs: Any, marker: str) -> list[Any]:
+    """Concrete, non-proxy models (of ``app_configs``, or all) whose class sets ``marker``."""
+    if app_configs is None:
+        candidates = apps.get_models()
+    else:
+        candidates = [m for config in app_configs for m in config.get_models()]
+    return [m for m in candidates if getattr(m, marker, False) and not m._meta.proxy]
+
 
 # A model class attribute that marks tenant-scoped models (set by TenantModel).
 TENANT_SCOPED_ATTRIBUTE = "prodpatterns_tenant_scoped"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.db import models
 
 from ..conf import SETTINGS_NAME, validate
+from .database import installed_models
 
 
 def _mentions_alive(condition: Any) -> bool:
@@ -23,13 +23,9 @@ def _mentions_alive(condition: Any) -> bool:
 
 
 def _soft_delete_models(app_configs: Any) -> list[Any]:
-    from ..relations import is_soft_deletable
+    from ..relations import SOFT_DELETE_MARKER
 
-    if app_configs is None:
-        candidates = apps.get_models()
-    else:
-        candidates = [m for config in app_configs for m in config.get_models()]
-    return [m for m in candidates if is_soft_deletable(m) and not m._meta.proxy]
+    return installed_models(app_configs, SOFT_DELETE_MARKER)
 
 
 @register()

@@ -5,22 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.db import connections, models
 
-from .database import TENANT_SCOPED_ATTRIBUTE
+from .database import TENANT_SCOPED_ATTRIBUTE, installed_models
 
 
 def tenant_models(app_configs: Any = None) -> list[Any]:
-    if app_configs is None:
-        candidates = apps.get_models()
-    else:
-        candidates = [m for config in app_configs for m in config.get_models()]
-    return [
-        m for m in candidates if getattr(m, TENANT_SCOPED_ATTRIBUTE, False) and not m._meta.proxy
-    ]
+    return installed_models(app_configs, TENANT_SCOPED_ATTRIBUTE)
 
 
 @register()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db import models, transaction
 from django.db.models.signals import class_prepared
 from django.utils.translation import gettext_lazy as _
@@ -12,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from ..conf import app_settings
 from ..context import audit_context
 from ..db.audit import AuditTriggers
-from .tenancy import TENANT_FIELD, _add_constraint, constraint_name
+from .tenancy import TENANT_FIELD, _add_constraint, constraint_name, gets_generated_ddl
 
 ACTIONS = [
     ("create", _("create")),
@@ -160,9 +159,7 @@ class AuditedModel(models.Model):
 def add_audit_triggers(sender: type[models.Model], **kwargs: Any) -> None:
     """class_prepared: give a concrete audited model its capture triggers."""
     opts = sender._meta
-    if not getattr(sender, "prodpatterns_audited", False) or opts.abstract or opts.proxy:
-        return
-    if opts.swapped or sender.__module__ == "__fake__":
+    if not gets_generated_ddl(sender, "prodpatterns_audited"):
         return
     names = set(sender.audit_redact) | set(app_settings.AUDIT_REDACT_FIELDS)
     fields = {f.name: f for f in opts.concrete_fields}
@@ -181,5 +178,3 @@ def add_audit_triggers(sender: type[models.Model], **kwargs: Any) -> None:
 
 
 class_prepared.connect(add_audit_triggers, dispatch_uid="prodpatterns.audit_triggers")
-
-_ = settings  # AUTH_USER_MODEL is read lazily by AuditLog.actor

@@ -179,6 +179,18 @@ def constraint_name(model: type[models.Model], suffix: str) -> str:
     return truncate_name(f"{model._meta.app_label}_{model._meta.model_name}_{suffix}", 63)
 
 
+def gets_generated_ddl(model: type[models.Model], marker: str) -> bool:
+    """True for a concrete, unswapped model class that sets ``marker`` and is not a
+    historical model built by migrations (module ``__fake__``, whose constraints come from
+    the migration state)."""
+    opts = model._meta
+    return (
+        bool(getattr(model, marker, False))
+        and not (opts.abstract or opts.proxy or opts.swapped)
+        and model.__module__ != "__fake__"
+    )
+
+
 def _add_constraint(model: type[models.Model], constraint: Any) -> None:
     if any(c.name == constraint.name for c in model._meta.constraints):
         return
@@ -218,15 +230,9 @@ def _tenant_link(model: Any, target: Any, field: Any) -> None:
 
 
 def add_tenant_constraints(sender: type[models.Model], **kwargs: Any) -> None:
-    """class_prepared: give a concrete tenant model its row level security and keys.
-
-    Historical models built by migrations (module ``__fake__``) are left alone: their
-    constraints come from the migration state.
-    """
+    """class_prepared: give a concrete tenant model its row level security and keys."""
     opts = sender._meta
-    if not is_tenant_model(sender) or opts.proxy or opts.swapped:
-        return
-    if sender.__module__ == "__fake__":
+    if not gets_generated_ddl(sender, "prodpatterns_tenant_scoped"):
         return
     _add_constraint(
         sender, RowLevelSecurity(name=constraint_name(sender, "tenant_rls"), field=TENANT_FIELD)
