@@ -79,9 +79,3 @@ def cascade_parent_fields(model: type[models.Model]) -> tuple[Any, ...]:
         and field.remote_field.on_delete is models.CASCADE
         and is_soft_deletable(field.related_model)
     )
-
-
-def clear_caches() -> None:
-    """Forget the graph (models changed, e.g. in tests with isolated apps)."""
-    child_edges.cache_clear()
-    cascade_parent_fields.cache_clear()
