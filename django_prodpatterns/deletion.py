@@ -29,18 +29,18 @@ from operator import or_
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from . import signals
 from .conf import app_settings
 from .exceptions import RestoreConflict, SoftDeleteCascadeError
+from .markers import UPDATED_AT, VERSION, has_updated_at, is_versioned
 from .relations import Edge, cascade_parent_fields, child_edges, is_soft_deletable
 
 DELETED_AT = "deleted_at"
 BATCH = "deletion_batch"
-UPDATED_AT = "updated_at"
 MAX_REPORTED = 100  # protected objects fetched for an error message
 
 
@@ -80,14 +80,14 @@ def _base(model: type[models.Model], using: str) -> models.QuerySet:
     return model._base_manager.using(using)
 
 
-def _has_updated_at(model: type[models.Model]) -> bool:
-    return any(f.name == UPDATED_AT for f in model._meta.concrete_fields)
-
-
 def _values(model: type[models.Model], deleted_at: Any, batch: uuid.UUID, when: Any) -> dict:
+    """The columns a delete or restore writes: a stale editor of any row it touched
+    conflicts, because versions move like ``updated_at`` does."""
     values = {DELETED_AT: deleted_at, BATCH: batch}
-    if _has_updated_at(model):
+    if has_updated_at(model):
         values[UPDATED_AT] = when
+    if is_versioned(model):
+        values[VERSION] = F(VERSION) + 1
     return values
 
 

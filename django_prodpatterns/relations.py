@@ -12,12 +12,7 @@ from typing import Any
 
 from django.db import models
 
-SOFT_DELETE_MARKER = "prodpatterns_soft_delete"
-
-
-def is_soft_deletable(model: type[models.Model]) -> bool:
-    """True for models built on :class:`~django_prodpatterns.models.SoftDeleteModel`."""
-    return bool(getattr(model, SOFT_DELETE_MARKER, False))
+from .markers import is_soft_deletable
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django_prodpatterns",
     "tests.testapp",
+    "tests.composed",
 ]
 
 MIDDLEWARE = [

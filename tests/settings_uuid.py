@@ -1,6 +1,6 @@
 """The test settings with a project-owned, UUID-keyed tenant model.
 
-Only ``tests.uuidtenants`` is installed besides the app: the main test app's migrations
+Only ``tests.uuidtenants`` is installed besides the app: the main test apps' migrations
 point at the default tenant model. ``tests/test_uuid_tenant.py`` runs
 ``tests/uuidtenants/leaks.py`` with these settings.
 """
@@ -8,7 +8,9 @@ point at the default tenant model. ``tests/test_uuid_tenant.py`` runs
 from tests.settings import *  # noqa: F403
 from tests.settings import INSTALLED_APPS
 
-INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "tests.testapp"] + ["tests.uuidtenants"]
+INSTALLED_APPS = [
+    app for app in INSTALLED_APPS if app not in ("tests.testapp", "tests.composed")
+] + ["tests.uuidtenants"]
 PRODPATTERNS_TENANT_MODEL = "uuidtenants.Organization"
 ROOT_URLCONF = "tests.urls_uuid"
 

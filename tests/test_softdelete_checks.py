@@ -5,7 +5,7 @@ from django.test import override_settings
 from django.test.utils import isolate_apps
 
 from django_prodpatterns import checks
-from django_prodpatterns.models import SoftDeleteModel, TimestampedModel, alive_unique
+from django_prodpatterns.models import SoftDeleteModel, alive_unique
 
 
 def ids(messages):
@@ -66,18 +66,3 @@ def test_unique_fields_and_constraints_that_count_deleted_rows_are_flagged():
     assert "code, label" in text
     assert "item_slug_alive_uniq" not in text
     assert all("alive" in m.hint for m in messages)
-
-
-@isolate_apps("tests.testapp")
-def test_a_default_manager_that_shows_deleted_rows_is_flagged():
-    class Wrong(TimestampedModel, SoftDeleteModel):  # TimestampedModel's objects wins
-        class Meta:
-            app_label = "testapp"
-
-    class Right(SoftDeleteModel, TimestampedModel):
-        class Meta:
-            app_label = "testapp"
-
-    messages = isolated_messages(checks.check_soft_delete_uniqueness, Wrong)
-    assert ids(messages) == ["prodpatterns.W013"]
-    assert "testapp.Wrong" in messages[0].msg

@@ -13,13 +13,15 @@
                       value taken.
 ``prodpatterns.W011`` A soft-delete model has a ``OneToOneField`` (implicitly unique).
 ``prodpatterns.W012`` A soft-delete model has a unique constraint that ignores ``deleted_at``.
-``prodpatterns.W013`` The default manager of a soft-delete model shows deleted rows.
+``prodpatterns.W013`` A soft-delete model's default manager shows deleted rows, or its
+                      ``all_objects``/``deleted_objects`` shows the wrong rows.
 ``prodpatterns.E020`` A tenant table is owned by the connected role and lacks FORCE ROW LEVEL
                       SECURITY, so the owner skips its policy.
 ``prodpatterns.E021`` A concrete tenant model lacks its generated row-level-security DDL.
 ``prodpatterns.E022`` ``TenantMiddleware`` comes before ``AuthenticationMiddleware``.
 ``prodpatterns.W020`` A unique constraint on a tenant model does not include the tenant.
 ``prodpatterns.W021`` The project has tenant models but no ``TenantMiddleware``.
+``prodpatterns.W022`` A manager of a tenant model is not scoped to the current tenant.
 =================== ==========================================================================
 
 The role checks connect to the database, so like Django's own database checks they run
@@ -27,14 +29,15 @@ only when databases are named: ``manage.py check --database default``, ``migrate
 test runner do; a plain ``manage.py check`` does not.
 """
 
+from ..markers import TENANT_SCOPED_ATTRIBUTE
 from .database import (
-    TENANT_SCOPED_ATTRIBUTE,
     check_database_roles,
     check_database_vendor,
     check_settings,
     project_has_tenant_models,
     role_messages,
 )
+from .managers import check_pattern_managers
 from .softdelete import check_soft_delete_cascades, check_soft_delete_uniqueness
 from .tenancy import check_forced_rls, check_tenant_middleware, check_tenant_models
 
@@ -43,6 +46,7 @@ __all__ = [
     "check_database_roles",
     "check_database_vendor",
     "check_forced_rls",
+    "check_pattern_managers",
     "check_settings",
     "check_soft_delete_cascades",
     "check_soft_delete_uniqueness",

@@ -22,9 +22,6 @@ def installed_models(app_configs: Any, marker: str) -> list[Any]:
     return [m for m in candidates if getattr(m, marker, False) and not m._meta.proxy]
 
 
-# A model class attribute that marks tenant-scoped models (set by TenantModel).
-TENANT_SCOPED_ATTRIBUTE = "prodpatterns_tenant_scoped"
-
 _ROLE_SQL = """
     SELECT current_user, r.rolsuper, r.rolbypassrls,
            EXISTS (SELECT 1 FROM pg_class c

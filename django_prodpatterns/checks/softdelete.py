@@ -1,4 +1,4 @@
-"""Checks on soft-delete models: E010, W010-W013."""
+"""Checks on soft-delete models: E010, W010-W012."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.core.checks import Error, Warning, register
 from django.db import models
 
 from ..conf import SETTINGS_NAME, validate
+from ..markers import SOFT_DELETE_MARKER
 from .database import installed_models
 
 
@@ -23,8 +24,6 @@ def _mentions_alive(condition: Any) -> bool:
 
 
 def _soft_delete_models(app_configs: Any) -> list[Any]:
-    from ..relations import SOFT_DELETE_MARKER
-
     return installed_models(app_configs, SOFT_DELETE_MARKER)
 
 
@@ -61,7 +60,7 @@ def check_soft_delete_cascades(app_configs: Any = None, **kwargs: Any) -> list[E
 
 @register()
 def check_soft_delete_uniqueness(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
-    """W010-W013: uniqueness and default managers that count deleted rows."""
+    """W010-W012: uniqueness that counts deleted rows."""
     messages = []
     fix = (
         "Use django_prodpatterns.models.alive_unique(...) in Meta.constraints, which only "
@@ -96,10 +95,15 @@ def check_soft_delete_uniqueness(app_configs: Any = None, **kwargs: Any) -> list
                         id="prodpatterns.W010",
                     )
                 )
-        plain_unique = [", ".join(fields) for fields in opts.unique_together] + [
+        # A set that includes the primary key is unique anyway (the tenant key is one).
+        plain_unique = [
+            ", ".join(fields) for fields in opts.unique_together if opts.pk.name not in fields
+        ] + [
             c.name
             for c in opts.constraints
-            if isinstance(c, models.UniqueConstraint) and not _mentions_alive(c.condition)
+            if isinstance(c, models.UniqueConstraint)
+            and not _mentions_alive(c.condition)
+            and opts.pk.name not in c.fields
         ]
         for name in plain_unique:
             messages.append(
@@ -108,17 +112,6 @@ def check_soft_delete_uniqueness(app_configs: Any = None, **kwargs: Any) -> list
                     hint=fix,
                     obj=model,
                     id="prodpatterns.W012",
-                )
-            )
-        if 'deleted_at" IS NULL' not in str(model._default_manager.all().query):
-            messages.append(
-                Warning(
-                    f"The default manager of {opts.label} ({model._default_manager.name}) shows "
-                    "soft-deleted rows, so admin lists, forms and related managers will too.",
-                    hint="Put SoftDeleteModel before other bases that declare 'objects', or "
-                    "build your manager from SoftDeleteQuerySet and filter .alive().",
-                    obj=model,
-                    id="prodpatterns.W013",
                 )
             )
     return messages

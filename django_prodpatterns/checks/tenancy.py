@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.db import connections, models
 
-from .database import TENANT_SCOPED_ATTRIBUTE, installed_models
+from ..markers import TENANT_SCOPED_ATTRIBUTE
+from .database import installed_models
 
 
 def tenant_models(app_configs: Any = None) -> list[Any]:

@@ -4,6 +4,7 @@ Import them from here: ``from django_prodpatterns.models import TenantModel``.
 """
 
 from .audit import AuditedModel, AuditLog
+from .base import BaseModel, TenantBaseModel
 from .locking import VersionedModel
 from .softdelete import SoftDeleteModel, alive_index, alive_unique
 from .tenancy import Tenant, TenantModel, get_tenant_model
@@ -12,8 +13,10 @@ from .timestamps import TimestampedModel
 __all__ = [
     "AuditLog",
     "AuditedModel",
+    "BaseModel",
     "SoftDeleteModel",
     "Tenant",
+    "TenantBaseModel",
     "TenantModel",
     "TimestampedModel",
     "VersionedModel",

@@ -6,11 +6,14 @@ from typing import Any
 
 from django.db import models, transaction
 from django.db.models.signals import class_prepared
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import app_settings
 from ..context import audit_context
 from ..db.audit import AuditTriggers
+from ..exceptions import ConflictError
+from ..markers import UPDATED_AT, VERSION, has_updated_at, is_versioned
 from .tenancy import TENANT_FIELD, _add_constraint, constraint_name, gets_generated_ddl
 
 ACTIONS = [
@@ -22,6 +25,9 @@ ACTIONS = [
     ("prune", _("prune")),  # written by prune_audit, about the log itself
 ]
 IGNORED_COLUMNS = ("updated_at",)  # bookkeeping: a change of these alone is no change
+# Never written back by a revert: history is not rewritten, a version only moves forward,
+# and a deleted row comes back with its batch through restore(), not half of it here.
+BOOKKEEPING = ("created_at", UPDATED_AT, VERSION, "deleted_at", "deletion_batch")
 
 
 class AuditLogQuerySet(models.QuerySet):
@@ -107,34 +113,43 @@ class AuditLog(models.Model):
             values[field.attname] = field.to_python(value) if value is not None else None
         return values
 
-    def revert(self, using: str | None = None) -> models.Model:
+    def revert(self, using: str | None = None, expected_version: int | None = None) -> models.Model:
         """Put the row back to this entry's snapshot; the revert is itself audited.
 
-        The primary key and columns redacted from the log stay as they are.
+        The primary key and columns redacted from the log stay as they are. On a versioned
+        model the revert is a version-checked write that bumps the version (the snapshot's
+        version is history, never written back): ``expected_version``, the version the
+        person who chose the revert saw, must still be current, or ConflictError.
         """
         model = self.model_class()
         if model is None or not self.snapshot:
             raise ValueError(f"Audit entry {self.pk} has no snapshot of a known model.")
         values = self.field_values()
         pk_name = model._meta.pk.attname
+        versioned = is_versioned(model)
         with (
             audit_context(reason=f"revert to audit entry {self.pk}"),
             transaction.atomic(using=using),
         ):
-            obj = model._base_manager.using(using).filter(pk=self.object_pk).first()
+            rows = model._base_manager.using(using)
+            obj = rows.select_for_update().filter(pk=self.object_pk).first()
             if obj is None:
                 obj = model(**values)
                 models.Model.save_base(obj, using=using, force_insert=True)
                 return obj
-            changed = [
-                name
+            if versioned and expected_version is not None and obj.version != expected_version:
+                raise ConflictError(model, obj.pk, expected_version, obj.version)
+            changes = {
+                name: value
                 for name, value in values.items()
-                if name != pk_name and getattr(obj, name) != value
-            ]
-            if changed:
-                model._base_manager.using(using).filter(pk=obj.pk).update(
-                    **{name: values[name] for name in changed}
-                )
+                if name not in (pk_name, *BOOKKEEPING) and getattr(obj, name) != value
+            }
+            if changes:
+                if versioned:
+                    changes[VERSION] = models.F(VERSION) + 1
+                if has_updated_at(model):
+                    changes[UPDATED_AT] = timezone.now()
+                rows.filter(pk=obj.pk).update(**changes)
                 obj.refresh_from_db(using=using)
             return obj
 

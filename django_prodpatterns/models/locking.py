@@ -2,74 +2,28 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import models, router, transaction
 from django.utils.translation import gettext_lazy as _
 
 from ..exceptions import ConflictError
-
-VERSION = "version"
-
-# Set while bulk_update() writes versions it has checked itself (Django's bulk_update
-# sends them through QuerySet.update()).
-_writing_checked_versions: ContextVar[bool] = ContextVar("prodpatterns_bulk", default=False)
-
-
-class VersionedQuerySetMixin:
-    """``update()`` bumps versions, so editors holding the old one conflict;
-    ``bulk_update()`` checks each row's version; nobody writes ``version`` by hand."""
-
-    def update(self, **kwargs: Any) -> int:
-        if _writing_checked_versions.get():
-            return super().update(**kwargs)
-        if VERSION in kwargs:
-            raise ValueError(f"{self.model._meta.label}.version is managed: do not write it.")
-        kwargs[VERSION] = models.F(VERSION) + 1
-        return super().update(**kwargs)
-
-    update.alters_data = True
-
-    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
-        objs = list(objs)
-        if VERSION in fields:
-            raise ValueError(f"{self.model._meta.label}.version is managed: do not write it.")
-        with transaction.atomic(using=self.db):
-            current = dict(
-                self.model._base_manager.using(self.db)
-                .select_for_update()
-                .filter(pk__in=[obj.pk for obj in objs])
-                .values_list("pk", VERSION)
-            )
-            for obj in objs:
-                if current.get(obj.pk) != obj.version:
-                    raise ConflictError(type(obj), obj.pk, obj.version, current.get(obj.pk))
-            for obj in objs:
-                obj.version += 1
-            token = _writing_checked_versions.set(True)
-            try:
-                return super().bulk_update(objs, [*fields, VERSION], batch_size=batch_size)
-            except BaseException:
-                for obj in objs:
-                    obj.version -= 1
-                raise
-            finally:
-                _writing_checked_versions.reset(token)
-
-    bulk_update.alters_data = True
-
-
-class VersionedQuerySet(VersionedQuerySetMixin, models.QuerySet):
-    pass
+from ..markers import VERSION
+from ..querysets import PatternManager, refuse_version_write
 
 
 class VersionedModel(models.Model):
-    """Adds ``version``; saving a stale instance raises :class:`ConflictError`.
+    """Adds ``version``; saving, deleting or restoring a stale instance raises ConflictError.
 
-    A save of an existing row is one ``UPDATE ... WHERE pk = %s AND version = %s`` that
-    bumps the version (no pre-select). Only when it matches no row does one SELECT find
-    the current version for the error (a row that is gone keeps Django's insert).
+    - A save of an existing row is one ``UPDATE ... WHERE pk = %s AND version = %s`` that
+      bumps the version (no pre-select). Only when it matches no row does one SELECT find
+      the current version for the error (a row that is gone keeps Django's insert).
+    - ``delete()``, ``hard_delete()`` and ``restore()`` first lock the row and compare its
+      version (one ``SELECT ... FOR UPDATE``), whatever the order of the bases.
+    - ``QuerySet.update()`` and the soft-delete cascade bump the versions they touch;
+      ``bulk_update()`` checks each row's version.
 
     Like an IntegrityError, a ConflictError raised inside ``atomic`` marks the transaction
     for rollback: retry the whole transaction, or wrap the save in its own ``atomic``.
@@ -77,7 +31,9 @@ class VersionedModel(models.Model):
 
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
-    objects = models.Manager.from_queryset(VersionedQuerySet)()
+    objects = PatternManager()
+
+    prodpatterns_versioned = True  # markers.VERSIONED_MARKER
 
     class Meta:
         abstract = True
@@ -85,7 +41,7 @@ class VersionedModel(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         loaded = getattr(self, "_loaded_version", None)
         if not self._state.adding and loaded is not None and self.version != loaded:
-            raise ValueError(f"{self._meta.label}.version is managed: do not write it.")
+            raise refuse_version_write(type(self))
         update_fields = kwargs.get("update_fields")
         if update_fields:
             kwargs["update_fields"] = {*update_fields, VERSION}
@@ -97,8 +53,7 @@ class VersionedModel(models.Model):
     def delete(self, using: str | None = None, keep_parents: bool = False) -> Any:
         """A version-checked delete: a stale instance raises ConflictError, deletes nothing."""
         using = using or router.db_for_write(type(self), instance=self)
-        with transaction.atomic(using=using):
-            self._claim(using)
+        with self.version_checked(using):
             return super().delete(using=using, keep_parents=keep_parents)
 
     delete.alters_data = True
@@ -109,18 +64,36 @@ class VersionedModel(models.Model):
         instance._loaded_version = instance.__dict__.get(VERSION)
         return instance
 
-    def _claim(self, using: str) -> None:
-        """Bump the version if it is still ours (one UPDATE), else raise ConflictError."""
-        rows = type(self)._base_manager.using(using).filter(pk=self.pk, version=self.version)
-        if not models.QuerySet.update(rows, version=models.F(VERSION) + 1):
+    @contextmanager
+    def version_checked(self, using: str) -> Iterator[None]:
+        """Run a write of this row in a transaction that holds it at the caller's version.
+
+        One ``SELECT ... FOR UPDATE``: another version raises ConflictError before anything
+        is written; a row that is gone (or not visible to this tenant) lets the write go on
+        and find nothing, as Django's own delete does. Nested uses check once.
+        """
+        if self.__dict__.get("_version_held"):
+            yield
+            return
+        with transaction.atomic(using=using):
             current = (
                 type(self)
                 ._base_manager.using(using)
+                .select_for_update()
                 .filter(pk=self.pk)
                 .values_list(VERSION, flat=True)
                 .first()
             )
-            raise ConflictError(type(self), self.pk, self.version, current)
+            if current is not None and current != self.version:
+                raise ConflictError(type(self), self.pk, self.version, current)
+            self._version_held = True
+            try:
+                yield
+            finally:
+                self._version_held = False
+
+    def _count_set_write(self) -> None:
+        """A set-based write (soft delete, restore) bumped this row's version by one."""
         self.version += 1
         self._loaded_version = self.version
 

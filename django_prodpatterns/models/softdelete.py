@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import models, router
 from django.utils.translation import gettext_lazy as _
 
-from ..querysets import AliveManager, DeletedManager, SoftDeleteManager
+from ..markers import is_versioned
+from ..querysets import PatternManager
 
 SOFT_DELETE_FIELDS = frozenset({"deleted_at", "deletion_batch"})
 
@@ -33,11 +35,11 @@ class SoftDeleteModel(models.Model):
         _("deletion batch"), null=True, blank=True, editable=False, db_index=True
     )
 
-    objects = AliveManager()
-    all_objects = SoftDeleteManager()
-    deleted_objects = DeletedManager()
+    objects = PatternManager()
+    all_objects = PatternManager(rows="all")
+    deleted_objects = PatternManager(rows="deleted")
 
-    prodpatterns_soft_delete = True  # the marker relations.is_soft_deletable() looks for
+    prodpatterns_soft_delete = True  # markers.SOFT_DELETE_MARKER
 
     class Meta:
         abstract = True
@@ -59,18 +61,19 @@ class SoftDeleteModel(models.Model):
         """Soft-delete this row and cascade; returns ``(count, {label: count})``."""
         from ..deletion import soft_delete_operation
 
-        op = soft_delete_operation(self._same_row(using))
-        if op.counts.get(self._meta.label):
-            self.deleted_at, self.deletion_batch = op.when, op.batch
-            if hasattr(self, "updated_at"):
-                self.updated_at = op.when
+        rows = self._same_row(using)
+        with self._write_guard(rows.db):
+            op = soft_delete_operation(rows)
+        self._note(op, deleted_at=op.when)
         return op.result
 
     delete.alters_data = True
 
     def hard_delete(self, using: str | None = None, keep_parents: bool = False) -> tuple:
         """Really delete the row (Django's delete, signals and CASCADE included)."""
-        return super().delete(using=using, keep_parents=keep_parents)
+        using = using or router.db_for_write(type(self), instance=self)
+        with self._write_guard(using):
+            return super().delete(using=using, keep_parents=keep_parents)
 
     hard_delete.alters_data = True
 
@@ -78,14 +81,32 @@ class SoftDeleteModel(models.Model):
         """Bring the row back with what its deletion took; returns ``(count, {label: count})``."""
         from ..deletion import restore_operation
 
-        op = restore_operation(self._same_row(using))
-        if op.counts.get(self._meta.label):
-            self.deleted_at, self.deletion_batch = None, op.batch
-            if hasattr(self, "updated_at"):
-                self.updated_at = op.when
+        rows = self._same_row(using)
+        with self._write_guard(rows.db):
+            op = restore_operation(rows)
+        self._note(op, deleted_at=None)
         return op.result
 
     restore.alters_data = True
+
+    def _write_guard(self, using: str) -> Any:
+        """The version check of :class:`VersionedModel` when this model has it.
+
+        Looked up on the instance rather than reached through ``super()``, so the check
+        happens whichever of the two bases comes first.
+        """
+        guard = getattr(self, "version_checked", None)
+        return guard(using) if guard else nullcontext()
+
+    def _note(self, op: Any, deleted_at: Any) -> None:
+        """Mirror on this instance what a delete or restore wrote to its row."""
+        if not op.counts.get(self._meta.label):
+            return
+        self.deleted_at, self.deletion_batch = deleted_at, op.batch
+        if hasattr(self, "updated_at"):
+            self.updated_at = op.when
+        if is_versioned(self):
+            self._count_set_write()
 
     async def ahard_delete(self, using: str | None = None, keep_parents: bool = False) -> tuple:
         return await sync_to_async(self.hard_delete)(using=using, keep_parents=keep_parents)

@@ -20,12 +20,11 @@ from django.db.models.signals import class_prepared
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import TENANT_MODEL_SETTING, app_settings
-from ..context import get_current_tenant
 from ..db.constraints import RowLevelSecurity, TenantForeignKey, ThroughRowLevelSecurity
-from ..exceptions import TenantMismatch, TenantRequired
+from ..exceptions import TenantMismatch
+from ..markers import TENANT_FIELD, TENANT_SCOPED_ATTRIBUTE, is_tenant_scoped
+from ..querysets import PatternManager, current_tenant_pk
 from .timestamps import TimestampedModel
-
-TENANT_FIELD = "tenant"
 
 
 class Tenant(TimestampedModel):
@@ -52,59 +51,6 @@ def get_tenant_model() -> type[models.Model]:
             f"{TENANT_MODEL_SETTING} refers to {app_settings.tenant_model!r}, which is not an "
             "installed model."
         ) from exc
-
-
-def current_tenant_pk(model: type[models.Model]) -> Any:
-    """The current tenant's primary key, or TenantRequired naming ``model``."""
-    tenant = get_current_tenant()
-    if tenant is None:
-        raise TenantRequired(
-            f"{model._meta.label} is tenant-scoped and there is no current tenant: run the "
-            "code inside tenant_context(tenant) (TenantMiddleware does it for requests)."
-        )
-    return getattr(tenant, "pk", tenant)
-
-
-class TenantQuerySet(models.QuerySet):
-    """QuerySet of tenant models: bulk creates take the current tenant; tenants never move."""
-
-    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[models.Model]:
-        objs = list(objs)
-        for obj in objs:
-            obj._fill_tenant()
-        return super().bulk_create(objs, *args, **kwargs)
-
-    bulk_create.alters_data = True
-
-    def update(self, **kwargs: Any) -> int:
-        if TENANT_FIELD in kwargs or f"{TENANT_FIELD}_id" in kwargs:
-            raise TenantMismatch(f"{self.model._meta.label}: a row's tenant cannot change.")
-        return super().update(**kwargs)
-
-    update.alters_data = True
-
-
-class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
-    """``objects`` of tenant models: the current tenant's rows only."""
-
-    def get_queryset(self) -> models.QuerySet:
-        pk = current_tenant_pk(self.model)
-        return super().get_queryset().filter(**{f"{TENANT_FIELD}_id": pk})
-
-    def cross_tenant(self) -> models.QuerySet:
-        """Every tenant's rows, through the cross-tenant alias (``ADMIN_DATABASE``) only.
-
-        That alias connects as a role that PostgreSQL lets past row level security; on the
-        application's alias the same query would still see one tenant. Deliberately easy
-        to grep for.
-        """
-        alias = app_settings.ADMIN_DATABASE
-        if not alias:
-            raise ImproperlyConfigured(
-                "cross_tenant() needs PRODPATTERNS['ADMIN_DATABASE']: a database alias whose "
-                "role has BYPASSRLS (see manage.py prodpatterns roles)."
-            )
-        return super().get_queryset().using(alias)
 
 
 class TenantField(models.ForeignKey):
@@ -138,9 +84,9 @@ class TenantModel(models.Model):
         verbose_name=_("tenant"),
     )
 
-    objects = TenantManager()
+    objects = PatternManager()
 
-    prodpatterns_tenant_scoped = True  # checks.TENANT_SCOPED_ATTRIBUTE
+    prodpatterns_tenant_scoped = True  # markers.TENANT_SCOPED_ATTRIBUTE
 
     class Meta:
         abstract = True
@@ -200,11 +146,7 @@ def _add_constraint(model: type[models.Model], constraint: Any) -> None:
 
 
 def is_tenant_model(model: Any) -> bool:
-    return (
-        isinstance(model, type)
-        and getattr(model, "prodpatterns_tenant_scoped", False)
-        and not model._meta.abstract
-    )
+    return isinstance(model, type) and is_tenant_scoped(model) and not model._meta.abstract
 
 
 def _tenant_key(model: Any, target: Any, field: Any) -> None:
@@ -232,7 +174,7 @@ def _tenant_link(model: Any, target: Any, field: Any) -> None:
 def add_tenant_constraints(sender: type[models.Model], **kwargs: Any) -> None:
     """class_prepared: give a concrete tenant model its row level security and keys."""
     opts = sender._meta
-    if not gets_generated_ddl(sender, "prodpatterns_tenant_scoped"):
+    if not gets_generated_ddl(sender, TENANT_SCOPED_ATTRIBUTE):
         return
     _add_constraint(
         sender, RowLevelSecurity(name=constraint_name(sender, "tenant_rls"), field=TENANT_FIELD)

@@ -8,7 +8,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..querysets import UPDATED_AT, TimestampedManager
+from ..markers import UPDATED_AT
+from ..querysets import PatternManager
 
 CREATED_AT = "created_at"
 
@@ -27,7 +28,7 @@ class TimestampedModel(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now, editable=False)
 
-    objects = TimestampedManager()
+    objects = PatternManager()
 
     class Meta:
         abstract = True

@@ -18,7 +18,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from ...relations import is_soft_deletable
+from ...context import get_current_tenant
+from ...markers import TENANT_FIELD, is_soft_deletable, is_tenant_scoped
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -45,9 +46,20 @@ def primary_keys(model: type[models.Model], values: list[str]) -> list[Any]:
         ) from None
 
 
+def rows_of(model: type[models.Model], using: str) -> models.QuerySet:
+    """The rows a command may touch, alive or deleted: for a tenant model inside
+    ``--tenant``, that tenant's only, stated in the SQL as well as by row level security
+    (which a BYPASSRLS connection would skip)."""
+    rows = model._base_manager.using(using)
+    tenant = get_current_tenant()
+    if tenant is not None and is_tenant_scoped(model):
+        rows = rows.filter(**{f"{TENANT_FIELD}_id": getattr(tenant, "pk", tenant)})
+    return rows
+
+
 def existing(model: type[models.Model], pks: list[Any], using: str) -> None:
     """Fail unless every pk exists (alive or deleted)."""
-    found = set(model._base_manager.using(using).filter(pk__in=pks).values_list("pk", flat=True))
+    found = set(rows_of(model, using).filter(pk__in=pks).values_list("pk", flat=True))
     missing = [pk for pk in pks if pk not in found]
     if missing:
         shown = ", ".join(str(pk) for pk in missing)

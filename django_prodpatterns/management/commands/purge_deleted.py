@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from ...deletion import purge
 from ...relations import is_soft_deletable
-from ._softdelete import add_tenant_option, duration, soft_delete_model, tenant_scope
+from ._softdelete import add_tenant_option, duration, rows_of, soft_delete_model, tenant_scope
 
 
 class Command(BaseCommand):
@@ -36,7 +36,7 @@ class Command(BaseCommand):
             targets = [m for m in apps.get_models() if is_soft_deletable(m)]
         purged = 0
         for target in targets:
-            rows = target._base_manager.using(database).filter(deleted_at__lt=cutoff)
+            rows = rows_of(target, database).filter(deleted_at__lt=cutoff)
             if dry_run:
                 count = rows.count()
                 if count:

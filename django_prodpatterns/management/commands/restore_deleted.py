@@ -12,7 +12,9 @@ from ._softdelete import (
     existing,
     moment,
     primary_keys,
+    rows_of,
     soft_delete_model,
+    tenant_scope,
     write_counts,
 )
 
@@ -34,13 +36,17 @@ class Command(BaseCommand):
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
         add_tenant_option(parser)
 
-    def handle(
+    def handle(self, *args, tenant=None, **options):
+        with tenant_scope(tenant):
+            self._handle(*args, **options)
+
+    def _handle(
         self, *args, model, pk, batch, deleted_after, all, reason, dry_run, database, **options
     ):
         model = soft_delete_model(model)
         if not (pk or batch or deleted_after or all):
             raise CommandError("Say what to restore: --pk, --batch, --deleted-after or --all.")
-        rows = model._base_manager.using(database).filter(deleted_at__isnull=False)
+        rows = rows_of(model, database).filter(deleted_at__isnull=False)
         if pk:
             pks = primary_keys(model, pk)
             existing(model, pks, database)

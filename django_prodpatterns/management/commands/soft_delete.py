@@ -10,6 +10,7 @@ from ._softdelete import (
     add_tenant_option,
     existing,
     primary_keys,
+    rows_of,
     soft_delete_model,
     tenant_scope,
     write_counts,
@@ -35,7 +36,7 @@ class Command(BaseCommand):
         model = soft_delete_model(model)
         pks = primary_keys(model, pk)
         existing(model, pks, database)
-        rows = model._base_manager.using(database).filter(pk__in=pks)
+        rows = rows_of(model, database).filter(pk__in=pks)
         already = sorted(rows.filter(deleted_at__isnull=False).values_list("pk", flat=True))
         if already:
             self.stdout.write(f"Already deleted, skipped: {', '.join(map(str, already))}")
