@@ -1,4 +1,4 @@
-"""Admin integration: soft-delete aware ModelAdmin (the audit browser comes later).
+"""Admin integration: soft delete, the audit browser and optimistic locking.
 
 Usage::
 
@@ -200,6 +200,12 @@ def _preview(op: Any, using: str) -> list[tuple[str, int, list[str]]]:
 
 
 from .admin_audit import AuditHistoryMixin, AuditLogAdmin  # noqa: E402  (registers AuditLog)
+from .admin_locking import (  # noqa: E402
+    VersionedAdmin,
+    VersionedAdminMixin,
+    VersionedFormMixin,
+    VersionedInlineMixin,
+)
 
 __all__ = [
     "AuditHistoryMixin",
@@ -207,4 +213,8 @@ __all__ = [
     "DeletedStateFilter",
     "SoftDeleteAdmin",
     "SoftDeleteAdminMixin",
+    "VersionedAdmin",
+    "VersionedAdminMixin",
+    "VersionedFormMixin",
+    "VersionedInlineMixin",
 ]

@@ -11,9 +11,10 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,7 +24,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from .models.audit import AuditLog
+from .exceptions import ConflictError
+from .markers import is_versioned
+from .models.audit import BOOKKEEPING, AuditLog
 
 
 class EstimatedCountPaginator(Paginator):
@@ -182,23 +185,30 @@ class AuditLogAdmin(admin.ModelAdmin):
     def revert_view(self, request: HttpRequest, entry_id: int) -> Any:
         entry = get_object_or_404(self.get_queryset(request), pk=entry_id)
         model = entry.model_class()
-        if model is None or not request.user.has_perm(
-            f"{model._meta.app_label}.change_{model._meta.model_name}"
-        ):
-            return (
-                TemplateResponse(request, "admin/403.html", status=403)
-                if False
-                else HttpResponseRedirect(reverse("admin:index"))
-            )
+        if model is None:
+            raise Http404(f"Audit entry {entry.pk} is about a model that no longer exists.")
+        if not request.user.has_perm(f"{model._meta.app_label}.change_{model._meta.model_name}"):
+            raise PermissionDenied
         current = model._base_manager.filter(pk=entry.object_pk).first()
-        target = entry.field_values()
+        target = {k: v for k, v in entry.field_values().items() if k not in BOOKKEEPING}
         changes = [
             (name, None if current is None else getattr(current, name, None), value)
             for name, value in sorted(target.items())
             if current is None or getattr(current, name, None) != value
         ]
+        versioned = current is not None and is_versioned(model)
         if request.method == "POST":
-            entry.revert()
+            try:
+                seen = int(request.POST.get("version", "")) if versioned else None
+                entry.revert(expected_version=seen)
+            except (ValueError, ConflictError):
+                # The row moved since this page showed it: show what reverting does now.
+                self.message_user(
+                    request,
+                    _("The object changed after you opened this page; review the changes again."),
+                    messages.ERROR,
+                )
+                return HttpResponseRedirect(request.path)
             self.message_user(
                 request, _("Reverted to audit entry %(id)s.") % {"id": entry.pk}, messages.SUCCESS
             )
@@ -213,6 +223,7 @@ class AuditLogAdmin(admin.ModelAdmin):
                 "entry": entry,
                 "changes": changes,
                 "recreate": current is None,
+                "version": current.version if versioned else None,
             },
         )
 
