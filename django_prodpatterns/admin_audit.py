@@ -11,7 +11,7 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldError, PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
 from django.http import Http404, HttpRequest, HttpResponseRedirect
@@ -24,6 +24,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
+from .conf import app_settings
+from .context import get_current_tenant
 from .exceptions import ConflictError
 from .markers import is_versioned
 from .models.audit import BOOKKEEPING, AuditLog
@@ -65,6 +67,27 @@ class ModelFilter(admin.SimpleListFilter):
         return queryset.filter(model=self.value()) if self.value() else queryset
 
 
+def visible_staff() -> Any:
+    """Staff users a filter may name: under a tenant, that tenant's staff only.
+
+    Listing every staff user would tell one tenant who works for the others. Membership
+    is the ``TENANT_USER_ATTRIBUTE`` path (or its plural), as the resolvers read it.
+    """
+    from django.contrib.auth import get_user_model
+
+    staff = get_user_model()._default_manager.filter(is_staff=True)
+    tenant = get_current_tenant()
+    if tenant is None:
+        return staff
+    path = app_settings.TENANT_USER_ATTRIBUTE.replace(".", "__")
+    for lookup in (path, f"{path}s"):
+        try:
+            return staff.filter(**{lookup: getattr(tenant, "pk", tenant)})
+        except FieldError:
+            continue
+    return staff.none()
+
+
 class ActorFilter(admin.SimpleListFilter):
     """Staff users (a bounded list), or any actor id through ``?actor=<id>``."""
 
@@ -72,9 +95,7 @@ class ActorFilter(admin.SimpleListFilter):
     parameter_name = "actor"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        from django.contrib.auth import get_user_model
-
-        staff = get_user_model()._default_manager.filter(is_staff=True).order_by("pk")[:50]
+        staff = visible_staff().order_by("pk")[:50]
         return [(str(user.pk), str(user)) for user in staff]
 
     def queryset(self, request: HttpRequest, queryset: Any) -> Any:

@@ -118,6 +118,8 @@ def test_a_tenants_staff_see_only_their_tenants_entries(client, tenant_pair):
     for tenant in tenant_pair:
         with tenant_context(tenant):
             Ticket.objects.using("app").create(subject=f"of {tenant.pk}")
+    staff_a = User.objects.create_user("staff-a", is_staff=True)
+    Member.objects.create(user=staff_a, tenant_id=tenant_pair[0].pk)
     staff = User.objects.create_user("staff-b", is_staff=True)
     staff.user_permissions.add(
         *__import__(
@@ -130,6 +132,8 @@ def test_a_tenants_staff_see_only_their_tenants_entries(client, tenant_pair):
         response = client.get(CHANGELIST, {"model": "testapp.Ticket"})
         subjects = [e.snapshot["subject"] for e in response.context["cl"].result_list]
         assert subjects == [f"of {b.pk}"]
+        actors = dict(response.context["cl"].filter_specs[2].lookup_choices)
+        assert list(actors.values()) == ["staff-b"]  # no staff of other tenants named
     finally:
         for tenant in tenant_pair:
             with tenant_context(tenant):
