@@ -31,7 +31,11 @@ else:
     _local = embedded.prepare(embedded.start_server(_pgdata), database="shop")
     DATABASES = {"default": _local.app, "owner": _local.owner}
 
-PRODPATTERNS = {"OWNER_DATABASE": "owner" if "owner" in DATABASES else None}
+PRODPATTERNS_TENANT_MODEL = "shop.Store"
+PRODPATTERNS = {
+    "OWNER_DATABASE": "owner" if "owner" in DATABASES else None,
+    "TENANT_USER_ATTRIBUTE": "staff.store",
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -52,6 +56,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prodpatterns.middleware.AuditContextMiddleware",
+    "django_prodpatterns.middleware.TenantMiddleware",
+    "django_prodpatterns.middleware.ConflictMiddleware",
 ]
 
 ROOT_URLCONF = "example_project.urls"

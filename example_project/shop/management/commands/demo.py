@@ -1,10 +1,11 @@
-"""``manage.py demo``: migrate, create a demo superuser, serve the admin.
+"""``manage.py demo``: migrate, seed the demo stores, serve the admin.
 
 Part of the example project only; it is not shipped in the wheel.
 """
 
 import signal
 import sys
+import time
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -12,32 +13,14 @@ from django.core.management.base import BaseCommand
 from django.db import DEFAULT_DB_ALIAS
 
 from django_prodpatterns.conf import app_settings
+from example_project.shop.seed import STORES, seed
 
 DEMO_USERNAME = "admin"
 DEMO_PASSWORD = "admin"
 
 
-CATALOGUE = {
-    "Books": [("Dune", "9.99"), ("Solaris", "8.50"), ("Neuromancer", "7.25")],
-    "Music": [("Kind of Blue", "12.00"), ("Blue Train", "11.00")],
-}
-
-
-def seed():
-    """A small catalogue on first run, so every admin page has something to show."""
-    from example_project.shop.models import Category, Product
-
-    if Category.all_objects.exists():
-        return
-    for name, products in CATALOGUE.items():
-        category = Category.objects.create(name=name)
-        Product.objects.bulk_create(
-            Product(category=category, name=title, price=price) for title, price in products
-        )
-
-
 class Command(BaseCommand):
-    help = "Migrate the database, create a demo superuser and serve the admin."
+    help = "Migrate the database, seed two demo stores with their staff and serve the admin."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -46,8 +29,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-serve", action="store_true", help="Prepare the database, then stop."
         )
+        parser.add_argument(
+            "--orders", type=int, default=2000, help="demo orders in all (default 2000)"
+        )
 
-    def handle(self, *args, addrport, no_serve, verbosity, **options):
+    def handle(self, *args, addrport, no_serve, orders, verbosity, **options):
         # A plain SIGTERM would skip the exit handlers that stop the embedded PostgreSQL.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
@@ -61,13 +47,19 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(DEMO_PASSWORD)
         user.save()
-        seed()
-        host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
+        start = time.perf_counter()
+        created = seed(orders)
         self.stdout.write(
-            self.style.SUCCESS(
-                f"Demo admin: http://{host}/admin/  user {DEMO_USERNAME!r} "
-                f"password {DEMO_PASSWORD!r}"
-            )
+            f"Seeded {sum(created.values())} new orders in {time.perf_counter() - start:.1f} s."
         )
+        host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
+        lines = [f"Demo admin: http://{host}/admin/"]
+        for spec in STORES:
+            lines.append(f"  {spec.name} staff: user {spec.staff!r} password {spec.staff!r}")
+        lines.append(
+            f"  superuser (stores and users, no store's rows): user {DEMO_USERNAME!r} "
+            f"password {DEMO_PASSWORD!r}"
+        )
+        self.stdout.write(self.style.SUCCESS("\n".join(lines)))
         if not no_serve:
             call_command("runserver", addrport, use_reloader=False)
