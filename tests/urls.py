@@ -12,4 +12,5 @@ urlpatterns = [
     path("audit/atouch/", views.atouch_document),
     path("counter/<int:pk>/", views.counter),
     path("projects/<int:pk>/rename/", views.project_rename),
+    path("entries/", views.entries),
 ]

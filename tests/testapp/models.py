@@ -253,3 +253,19 @@ class PlainCounter(models.Model):
 
     def __str__(self) -> str:
         return str(self.value)
+
+
+# --- keyset pagination -----------------------------------------------------------------------
+
+
+class Entry(models.Model):
+    """Columns of several types, two of them nullable, for every kind of ordering."""
+
+    rank = models.IntegerField()
+    score = models.IntegerField(null=True)
+    title = models.CharField(max_length=20)
+    published = models.DateTimeField(null=True)
+    amount = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+
+    def __str__(self) -> str:
+        return self.title

@@ -5,7 +5,9 @@ import asyncio
 from django.db import connections
 from django.http import JsonResponse
 
-from .models import Project
+from django_prodpatterns.pagination import keyset_page
+
+from .models import Entry, Project
 
 APP = "app"
 
@@ -85,9 +87,14 @@ def project_rename(request, pk):
     """A tenant-scoped write: another tenant's row is a 404, never a 409."""
     from django.shortcuts import get_object_or_404
 
-    from .models import Project
-
     project = get_object_or_404(Project.objects.using(APP), pk=pk)
     project.name = "renamed"
     project.save(using=APP)
     return JsonResponse({"name": project.name})
+
+
+def entries(request):
+    page = keyset_page(request, Entry.objects.order_by("rank"), per_page=3)
+    return JsonResponse(
+        {"pks": [e.pk for e in page], "next": page.next_cursor, "previous": page.previous_cursor}
+    )

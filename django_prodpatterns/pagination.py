@@ -1,0 +1,285 @@
+"""Keyset pagination: pages that cost the same at any depth, with signed cursors.
+
+OFFSET makes PostgreSQL read and discard every skipped row; a keyset page starts at the
+last row seen (``WHERE (a, b) > (%s, %s) ORDER BY a, b LIMIT n``) and reads only its own
+rows from an index. ::
+
+    paginator = KeysetPaginator(Order.objects.order_by("-placed_at"), per_page=50)
+    page = paginator.page(request.GET.get("cursor"))
+    page.object_list, page.next_cursor, page.previous_cursor
+
+The primary key is appended to the ordering (in the direction of the last column), so the
+order is total and no row is skipped or repeated when rows share a value. Orderings may
+mix ascending and descending fields and may use nullable fields (NULLs sort last ascending
+and first descending, as PostgreSQL does by default, on every database). Cursors are
+opaque strings signed with the project's ``SECRET_KEY`` for this model and ordering: a
+tampered, truncated or foreign cursor raises
+:class:`~django_prodpatterns.exceptions.InvalidCursor`, which Django answers with a 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core import signing
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.expressions import Func
+
+from .exceptions import InvalidCursor
+
+FORWARD, BACKWARD = "f", "b"
+
+
+def _exact(value: Any) -> str:
+    """JSON for cursor values, to the last digit: Django's encoder cuts datetimes to
+    milliseconds, and a key that lost precision skips the rows that share its prefix."""
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, (Decimal, uuid.UUID)):
+        return str(value)
+    raise TypeError(f"A cursor cannot hold a {type(value).__name__}.")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One column of the ordering: its field and whether it sorts descending."""
+
+    name: str
+    field: Any
+    descending: bool
+
+    @property
+    def nullable(self) -> bool:
+        return bool(self.field.null)
+
+    def order(self, reverse: bool) -> Any:
+        descending = self.descending != reverse
+        expression = models.F(self.name)
+        # NULLs last ascending, first descending; a reversed walk flips both.
+        return expression.desc(nulls_first=True) if descending else expression.asc(nulls_last=True)
+
+
+class RowValueAfter(Func):
+    """``(a, b) > (%s, %s)`` (or ``<``): one index range condition for a uniform order."""
+
+    output_field = models.BooleanField()
+    conditional = True
+
+    def __init__(self, names: Sequence[str], values: Sequence[Any], *, less: bool) -> None:
+        self.less = less
+        lhs = [models.F(name) for name in names]
+        rhs = [models.Value(value) for value in values]
+        super().__init__(*lhs, *rhs)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        parts, params = [], []
+        for expression in self.source_expressions:
+            sql, expression_params = compiler.compile(expression)
+            parts.append(sql)
+            params.extend(expression_params)
+        half = len(parts) // 2
+        operator = "<" if self.less else ">"
+        return f"({', '.join(parts[:half])}) {operator} ({', '.join(parts[half:])})", params
+
+
+@dataclass
+class KeysetPage:
+    """One page: its rows, and the cursors of its neighbours (``None`` where none)."""
+
+    object_list: list[Any]
+    has_next: bool
+    has_previous: bool
+    next_cursor: str | None
+    previous_cursor: str | None
+
+    def __iter__(self) -> Any:
+        return iter(self.object_list)
+
+    def __len__(self) -> int:
+        return len(self.object_list)
+
+
+class KeysetPaginator:
+    """Pages of ``queryset`` in its ``order_by()`` order, by cursor instead of number.
+
+    Args:
+        queryset: Any QuerySet with an explicit ordering (``order_by()`` or ``Meta.ordering``)
+            of concrete fields of the model, without ``distinct``.
+        per_page: Rows per page.
+    """
+
+    def __init__(self, queryset: models.QuerySet, per_page: int) -> None:
+        if per_page < 1:
+            raise ValueError("per_page must be at least 1.")
+        self.queryset, self.per_page = queryset, per_page
+        self.keys = self._keys(queryset)
+        signature = ",".join(("-" if k.descending else "") + k.name for k in self.keys)
+        self._signer = signing.Signer(salt=f"prodpatterns.cursor:{queryset.model._meta.label}")
+        self._scope = signature
+
+    # --- the public API ---------------------------------------------------------------
+
+    def page(self, cursor: str | None = None) -> KeysetPage:
+        """The first page, or the page a cursor of this paginator points to."""
+        if not cursor:
+            rows, more = self._fetch(None, FORWARD)
+            return self._page(rows, has_next=more, has_previous=False)
+        values, direction, inclusive = self._decode(cursor)
+        rows, more = self._fetch(values, direction, inclusive)
+        if direction == BACKWARD and not rows:
+            return self.page(None)  # everything before was deleted: start again
+        if direction == FORWARD:
+            page = self._page(rows, has_next=more, has_previous=self._exists_before(values))
+            if not rows and page.has_previous:  # the rest was deleted: back to the cursor row
+                page.previous_cursor = self._encode(values, BACKWARD, inclusive=True)
+            return page
+        return self._page(rows, has_next=self._exists_after(values), has_previous=more)
+
+    # --- building the queries ---------------------------------------------------------
+
+    def _keys(self, queryset: models.QuerySet) -> list[Key]:
+        opts = queryset.model._meta
+        ordering = list(queryset.query.order_by) or list(opts.ordering)
+        if not ordering:
+            raise ValueError("KeysetPaginator needs an ordered QuerySet (order_by or Meta).")
+        keys: list[Key] = []
+        for item in ordering:
+            if not isinstance(item, str) or item.startswith("?") or "__" in item:
+                raise ValueError(
+                    f"KeysetPaginator orders by fields of {opts.label} only, not {item!r}."
+                )
+            name = item.lstrip("-")
+            try:
+                field = opts.pk if name == "pk" else opts.get_field(name)
+            except FieldDoesNotExist:
+                raise ValueError(f"{opts.label} has no field {name!r} to order by.") from None
+            keys.append(Key(field.attname, field, item.startswith("-")))
+        if not any(k.field.primary_key or (k.field.unique and not k.nullable) for k in keys):
+            keys.append(Key(opts.pk.attname, opts.pk, keys[-1].descending))
+        return keys
+
+    def _after(self, values: Sequence[Any], reverse: bool) -> Q:
+        """Rows after ``values`` in this order (before them when ``reverse``)."""
+        directions = {k.descending != reverse for k in self.keys}
+        if len(directions) == 1 and not any(k.nullable for k in self.keys):
+            less = directions.pop()
+            return Q(RowValueAfter([k.name for k in self.keys], values, less=less))
+        condition = Q(pk__in=[])  # nothing, until a column says otherwise
+        equal = Q()
+        for key, value in zip(self.keys, values, strict=True):
+            condition |= equal & self._beyond(key, value, key.descending != reverse)
+            equal &= Q(**{f"{key.name}__isnull": True}) if value is None else Q(**{key.name: value})
+        first, first_value = self.keys[0], values[0]
+        if not first.nullable:  # a bound on the leading column lets an index start there
+            bound = "lte" if first.descending != reverse else "gte"
+            condition &= Q(**{f"{first.name}__{bound}": first_value})
+        return condition
+
+    @staticmethod
+    def _beyond(key: Key, value: Any, descending: bool) -> Q:
+        """Rows strictly past ``value`` in this column (NULLs last ascending)."""
+        if descending:  # NULLs first: past a value means smaller; past NULL, any value
+            if value is None:
+                return Q(**{f"{key.name}__isnull": False})
+            return Q(**{f"{key.name}__lt": value})
+        if value is None:
+            return Q(pk__in=[])
+        beyond = Q(**{f"{key.name}__gt": value})
+        return beyond | Q(**{f"{key.name}__isnull": True}) if key.nullable else beyond
+
+    def _ordered(self, reverse: bool) -> models.QuerySet:
+        return self.queryset.order_by(*(k.order(reverse) for k in self.keys))
+
+    def _equal(self, values: Sequence[Any]) -> Q:
+        return Q(
+            *(
+                Q(**{f"{k.name}__isnull": True}) if v is None else Q(**{k.name: v})
+                for k, v in zip(self.keys, values, strict=True)
+            )
+        )
+
+    def _fetch(
+        self, values: Sequence[Any] | None, direction: str, inclusive: bool = False
+    ) -> tuple[list[Any], bool]:
+        reverse = direction == BACKWARD
+        queryset = self._ordered(reverse)
+        if values is not None:
+            condition = self._after(values, reverse)
+            queryset = queryset.filter(condition | self._equal(values) if inclusive else condition)
+        rows = list(queryset[: self.per_page + 1])
+        more = len(rows) > self.per_page
+        rows = rows[: self.per_page]
+        return (rows[::-1] if reverse else rows), more
+
+    def _exists_before(self, values: Sequence[Any]) -> bool:
+        return self.queryset.filter(self._after(values, reverse=True)).order_by().exists()
+
+    def _exists_after(self, values: Sequence[Any]) -> bool:
+        return self.queryset.filter(self._after(values, reverse=False)).order_by().exists()
+
+    # --- cursors ----------------------------------------------------------------------
+
+    def _page(self, rows: list[Any], *, has_next: bool, has_previous: bool) -> KeysetPage:
+        return KeysetPage(
+            object_list=rows,
+            has_next=has_next,
+            has_previous=has_previous,
+            next_cursor=self._encode(self._values(rows[-1]), FORWARD)
+            if rows and has_next
+            else None,
+            previous_cursor=self._encode(self._values(rows[0]), BACKWARD)
+            if rows and has_previous
+            else None,
+        )
+
+    def _values(self, row: Any) -> list[Any]:
+        return [getattr(row, key.name) for key in self.keys]
+
+    def _encode(self, values: Sequence[Any], direction: str, inclusive: bool = False) -> str:
+        payload = json.dumps([self._scope, direction, inclusive, list(values)], default=_exact)
+        signed = self._signer.sign(payload)
+        return base64.urlsafe_b64encode(signed.encode()).decode().rstrip("=")
+
+    def _decode(self, cursor: str) -> tuple[list[Any], str, bool]:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            signed = base64.urlsafe_b64decode(padded.encode()).decode()
+            scope, direction, inclusive, raw = json.loads(self._signer.unsign(signed))
+        except (ValueError, TypeError, UnicodeError, signing.BadSignature):
+            raise InvalidCursor("The pagination cursor is invalid.") from None
+        if (
+            scope != self._scope
+            or direction not in (FORWARD, BACKWARD)
+            or inclusive
+            not in (
+                True,
+                False,
+            )
+        ):
+            raise InvalidCursor("The pagination cursor belongs to another listing.")
+        if not isinstance(raw, list) or len(raw) != len(self.keys):
+            raise InvalidCursor("The pagination cursor is invalid.")
+        try:
+            values = [
+                None if value is None else key.field.to_python(value)
+                for key, value in zip(self.keys, raw, strict=True)
+            ]
+        except (ValidationError, TypeError, ValueError):
+            raise InvalidCursor("The pagination cursor is invalid.") from None
+        return values, direction, inclusive
+
+
+def keyset_page(
+    request: Any, queryset: models.QuerySet, per_page: int, param: str = "cursor"
+) -> KeysetPage:
+    """The page a request asks for with ``?cursor=`` (a bad cursor: InvalidCursor, a 400)."""
+    return KeysetPaginator(queryset, per_page).page(request.GET.get(param) or None)
