@@ -40,6 +40,17 @@ class InvalidCursor(BadRequest, ProdPatternsError):
     """A pagination cursor was malformed or tampered with (an uncaught one is a 400)."""
 
 
+class BulkWriteError(ProdPatternsError, ValueError):
+    """A row given to ``copy_insert()`` or ``upsert()`` cannot be written; nothing was.
+
+    ``row`` is the 0-based position of the first bad row in the input, when known.
+    """
+
+    def __init__(self, message: str, row: int | None = None) -> None:
+        super().__init__(message)
+        self.row = row
+
+
 class SoftDeleteCascadeError(ProdPatternsError):
     """A soft delete reached rows of a model that cannot be soft-deleted.
 

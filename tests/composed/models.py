@@ -10,6 +10,7 @@ from django_prodpatterns.models import (
     TenantModel,
     TimestampedModel,
     VersionedModel,
+    alive_unique,
 )
 
 
@@ -87,6 +88,10 @@ class VersionedTenantOnlyRow(VersionedModel, TenantModel, Row):
 class Invoice(TenantBaseModel, VersionedModel):
     number = models.CharField(max_length=20)
     note = models.CharField(max_length=100, default="")
+    total = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [alive_unique("tenant", "number", name="composed_invoice_number_alive_uniq")]
 
     def __str__(self) -> str:
         return self.number
