@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connections, models, router, transaction
 from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
@@ -105,9 +105,23 @@ class _Batch:
         self.columns = ", ".join(self.quote(f.column) for f in self.fields)
         self.now = timezone.now()
         self.tenant = current_tenant_pk(model) if is_tenant_scoped(model) else None
+        # Field lookups by name and attname, and the defaults prepared once per call (a
+        # callable default, such as uuid4, is called per row): the per-row work is then
+        # a dict lookup and one conversion per given value.
+        self.by_key = {f.name: f for f in self.fields} | {f.attname: f for f in self.fields}
+        self.static = {f.attname: self._static_default(f) for f in self.fields}
         self.rows = [self._convert(index, row) for index, row in enumerate(rows)]
 
     # --- checking the input -----------------------------------------------------------
+
+    def _static_default(self, field: Any) -> Any:
+        if field.name in ("created_at", UPDATED_AT):
+            return field.get_db_prep_save(self.now, self.connection)
+        if field.default is not NOT_PROVIDED and not callable(field.default):
+            return field.get_db_prep_save(field.get_default(), self.connection)
+        if field.default is NOT_PROVIDED and field.null:
+            return None
+        return NOT_PROVIDED  # computed per row, or required
 
     def _as_dict(self, index: int, row: Any) -> dict[str, Any]:
         if isinstance(row, self.model):
@@ -116,11 +130,8 @@ class _Batch:
             raise BulkWriteError(f"Row {index}: expected a dict or a {self.model.__name__}.", index)
         values = {}
         for key, value in row.items():
-            try:
-                field = self.model._meta.get_field(key)
-            except FieldDoesNotExist:
-                field = next((f for f in self.fields if f.attname == key), None)
-            if field is None or field not in self.fields:
+            field = self.by_key.get(key)
+            if field is None:
                 raise BulkWriteError(
                     f"Row {index}: {self.model._meta.label} has no field {key!r} to write.", index
                 )
@@ -128,15 +139,6 @@ class _Batch:
                 value = value.pk
             values[field.attname] = value
         return values
-
-    def _default(self, index: int, field: Any) -> Any:
-        if field.name in ("created_at", UPDATED_AT):
-            return self.now
-        if field.default is not NOT_PROVIDED:
-            return field.get_default()
-        if field.null:
-            return None
-        raise BulkWriteError(f"Row {index}: {field.name} is required.", index)
 
     def _convert(self, index: int, row: Any) -> tuple[Any, ...]:
         values = self._as_dict(index, row)
@@ -150,20 +152,27 @@ class _Batch:
             values[f"{TENANT_FIELD}_id"] = self.tenant
         converted = []
         for field in self.fields:
-            value = (
-                values[field.attname] if field.attname in values else self._default(index, field)
-            )
-            try:
-                if value is not None:
-                    value = field.to_python(value)
-                elif not field.null:
-                    raise ValidationError("this field cannot be null")
-            except ValidationError as exc:
-                raise BulkWriteError(
-                    f"Row {index}: {field.name}: {' '.join(exc.messages)}", index
-                ) from None
-            converted.append(field.get_db_prep_save(value, self.connection))
+            if field.attname in values:
+                converted.append(self._prepare(index, field, values[field.attname]))
+            elif (value := self.static[field.attname]) is not NOT_PROVIDED:
+                converted.append(value)
+            elif field.default is not NOT_PROVIDED:
+                converted.append(self._prepare(index, field, field.get_default()))
+            else:
+                raise BulkWriteError(f"Row {index}: {field.name} is required.", index)
         return tuple(converted)
+
+    def _prepare(self, index: int, field: Any, value: Any) -> Any:
+        try:
+            if value is not None:
+                value = field.to_python(value)
+            elif not field.null:
+                raise ValidationError("this field cannot be null")
+        except ValidationError as exc:
+            raise BulkWriteError(
+                f"Row {index}: {field.name}: {' '.join(exc.messages)}", index
+            ) from None
+        return field.get_db_prep_save(value, self.connection)
 
     def has(self, name: str) -> bool:
         return any(f.name == name for f in self.fields)

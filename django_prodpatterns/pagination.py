@@ -137,12 +137,15 @@ class KeysetPaginator:
         rows, more = self._fetch(values, direction, inclusive)
         if direction == BACKWARD and not rows:
             return self.page(None)  # everything before was deleted: start again
+        # The cursor's own row lies on the other side, so that side is taken to have rows
+        # (one query per page; a probe would double the cost of every page). If that row
+        # and its neighbours were deleted meanwhile, the page over there adjusts itself.
         if direction == FORWARD:
-            page = self._page(rows, has_next=more, has_previous=self._exists_before(values))
-            if not rows and page.has_previous:  # the rest was deleted: back to the cursor row
+            page = self._page(rows, has_next=more, has_previous=True)
+            if not rows:  # the rest was deleted: the previous page ends at the cursor row
                 page.previous_cursor = self._encode(values, BACKWARD, inclusive=True)
             return page
-        return self._page(rows, has_next=self._exists_after(values), has_previous=more)
+        return self._page(rows, has_next=True, has_previous=more)
 
     # --- building the queries ---------------------------------------------------------
 
@@ -219,12 +222,6 @@ class KeysetPaginator:
         more = len(rows) > self.per_page
         rows = rows[: self.per_page]
         return (rows[::-1] if reverse else rows), more
-
-    def _exists_before(self, values: Sequence[Any]) -> bool:
-        return self.queryset.filter(self._after(values, reverse=True)).order_by().exists()
-
-    def _exists_after(self, values: Sequence[Any]) -> bool:
-        return self.queryset.filter(self._after(values, reverse=False)).order_by().exists()
 
     # --- cursors ----------------------------------------------------------------------
 

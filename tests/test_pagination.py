@@ -134,11 +134,13 @@ def test_page_shape_and_neighbours(entries):
     assert [e.pk for e in last] == [e.pk for e in second]
 
 
-def test_a_deep_page_is_one_query_plus_one_probe(entries, django_assert_num_queries):
+def test_a_deep_page_is_one_query(entries, django_assert_num_queries):
     paginator = KeysetPaginator(Entry.objects.order_by("-rank"), per_page=10)
     cursor = paginator.page().next_cursor
-    with django_assert_num_queries(2):  # the rows, and whether anything lies before them
-        paginator.page(cursor)
+    for _ in range(5):
+        with django_assert_num_queries(1):
+            page = paginator.page(cursor)
+        cursor = page.next_cursor
 
 
 def test_the_uniform_order_uses_a_row_value_comparison(entries):

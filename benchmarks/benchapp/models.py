@@ -105,3 +105,33 @@ if IntegerVersionField is not None:
         name = models.CharField(max_length=50)
         value = models.IntegerField(default=0)
         version = IntegerVersionField()
+
+
+# --- keyset pagination and bulk writes -----------------------------------------------------------
+
+from django_prodpatterns.models import TenantModel, TimestampedModel  # noqa: E402
+
+
+class PageRow(models.Model):
+    """A million rows, paged by (rank, id) through the index below."""
+
+    rank = models.IntegerField()
+    title = models.CharField(max_length=50)
+
+    class Meta:
+        indexes = [models.Index(fields=["rank", "id"], name="bench_pagerow_rank_id")]
+
+
+class BulkTenantRow(TenantModel, TimestampedModel, AuditedModel):
+    """RLS and audit on."""
+
+    name = models.CharField(max_length=50)
+    value = models.IntegerField(default=0)
+
+
+class BulkPlainRow(TimestampedModel):
+    """The same columns, with neither RLS nor audit."""
+
+    tenant_id = models.BigIntegerField()
+    name = models.CharField(max_length=50)
+    value = models.IntegerField(default=0)
