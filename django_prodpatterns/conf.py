@@ -47,6 +47,10 @@ DEFAULTS: dict[str, Any] = {
     "MIGRATE_LOCK_TIMEOUT": None,
     "MIGRATE_STATEMENT_TIMEOUT": None,
     "MIGRATE_RETRIES": 0,
+    # Seconds before the first retry of a migration that timed out on a lock (then doubled).
+    "MIGRATE_RETRY_BACKOFF": 1.0,
+    # Migration checks to skip: {"app_label.migration_name": {"rule-id": "why"}}.
+    "MIGRATION_LINT_ALLOW": {},
 }
 
 _PLAIN_CHILD_CHOICES = ("error", "hard", "keep")
@@ -92,6 +96,14 @@ VALIDATORS: dict[str, tuple[Any, str]] = {
     "MIGRATE_LOCK_TIMEOUT": (_is_timeout, "None, milliseconds or a PostgreSQL interval"),
     "MIGRATE_STATEMENT_TIMEOUT": (_is_timeout, "None, milliseconds or a PostgreSQL interval"),
     "MIGRATE_RETRIES": (_is_count, "a whole number >= 0"),
+    "MIGRATE_RETRY_BACKOFF": (
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v >= 0,
+        "a number of seconds >= 0",
+    ),
+    "MIGRATION_LINT_ALLOW": (
+        lambda v: isinstance(v, Mapping) and all(isinstance(r, Mapping) for r in v.values()),
+        'a dict of "app_label.migration" to a dict of rule id to reason',
+    ),
 }
 
 

@@ -14,6 +14,7 @@ INSTALLED_APPS = [
     "django_prodpatterns",
     "tests.testapp",
     "tests.composed",
+    "tests.lintapp",
 ]
 
 MIDDLEWARE = [
