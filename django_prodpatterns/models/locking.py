@@ -73,8 +73,9 @@ class VersionedModel(models.Model):
     delete.alters_data = True
 
     @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any) -> VersionedModel:
-        instance = super().from_db(db, field_names, values)
+    def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> VersionedModel:
+        # **kwargs: Django 6.1 passes fetch_mode (and warns about overrides without it).
+        instance = super().from_db(db, field_names, values, **kwargs)
         instance._loaded_version = instance.__dict__.get(VERSION)
         return instance
 

@@ -102,8 +102,9 @@ class TenantModel(models.Model):
     save.alters_data = True
 
     @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any) -> TenantModel:
-        instance = super().from_db(db, field_names, values)
+    def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> TenantModel:
+        # **kwargs: Django 6.1 passes fetch_mode (and warns about overrides without it).
+        instance = super().from_db(db, field_names, values, **kwargs)
         instance._loaded_tenant_id = instance.__dict__.get(f"{TENANT_FIELD}_id")
         return instance
 
