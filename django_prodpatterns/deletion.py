@@ -42,6 +42,8 @@ from .relations import Edge, cascade_parent_fields, child_edges, is_soft_deletab
 DELETED_AT = "deleted_at"
 BATCH = "deletion_batch"
 MAX_REPORTED = 100  # protected objects fetched for an error message
+# Django 6.1 renamed transaction.savepoint() (deprecated) to savepoint_create().
+savepoint_create = getattr(transaction, "savepoint_create", transaction.savepoint)
 
 
 @dataclass
@@ -148,7 +150,7 @@ def soft_delete_operation(queryset: models.QuerySet) -> Operation:
     op = Operation(batch=uuid.uuid4(), when=timezone.now())
     with transaction.atomic(using=using):
         if signals.pre_soft_delete.has_listeners(model):
-            sid = transaction.savepoint(using=using)
+            sid = savepoint_create(using=using)
             trial = _mark_deleted(model, roots, op.batch, op.when, using)
             pks = trial.pks(using)
             transaction.savepoint_rollback(sid, using=using)
@@ -259,7 +261,7 @@ def restore_operation(queryset: models.QuerySet) -> Operation:
             roots = roots.values("pk")
             extra = {"batches": batches, "using": using}
             if signals.pre_restore.has_listeners(model):
-                sid = transaction.savepoint(using=using)
+                sid = savepoint_create(using=using)
                 trial = _mark_restored(model, roots, batches, op, using, {})
                 pks = trial.pks(using)
                 transaction.savepoint_rollback(sid, using=using)

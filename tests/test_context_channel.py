@@ -16,6 +16,7 @@ from psycopg import sql as pgsql
 
 from django_prodpatterns.context import audit_context, tenant_context
 from django_prodpatterns.db import session
+from django_prodpatterns.deletion import savepoint_create
 from tests.testapp.models import Note
 
 # Every test runs on the application role directly and, when PgBouncer is installed, again
@@ -107,7 +108,7 @@ def test_context_holds_after_rollback_to_savepoint(notes):
 
 def test_context_entered_inside_a_rolled_back_savepoint_is_sent_again(notes):
     with transaction.atomic(using=APP), tenant_context(1):
-        sid = transaction.savepoint(using=APP)
+        sid = savepoint_create(using=APP)
         with tenant_context(2):
             assert setting() == "2"
         transaction.savepoint_rollback(sid, using=APP)
@@ -138,7 +139,7 @@ def test_rollback_to_a_savepoint_cannot_bring_back_an_ended_context(notes):
     with transaction.atomic(using=APP):
         with tenant_context(1):
             assert visible_notes() == ["a1", "a2"]  # SET LOCAL ... = '1' in this transaction
-            sid = transaction.savepoint(using=APP)
+            sid = savepoint_create(using=APP)
         assert setting() == ""
         transaction.savepoint_rollback(sid, using=APP)
         assert setting() == ""
