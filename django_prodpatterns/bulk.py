@@ -63,8 +63,13 @@ def upsert(
     existing rows, plus ``updated_at`` and a bumped ``version`` where the model has them.
     """
     using = using or router.db_for_write(model)
+    if not update_fields:
+        raise ValueError("upsert() needs update_fields: the fields an existing row takes.")
     batch = _Batch(model, rows, using)
     target = batch.conflict_target(unique_fields)
+    keys = {model._meta.get_field(name).name for name in target.fields}
+    if clash := sorted(keys & {model._meta.get_field(name).name for name in update_fields}):
+        raise ValueError(f"upsert(): {', '.join(clash)} identify the row and cannot be updated.")
     batch.refuse_duplicate_keys(target.fields)
     quote = batch.quote
     sets = [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in map(batch.column, update_fields)]
@@ -72,10 +77,9 @@ def upsert(
         sets.append(f"{quote(UPDATED_AT)} = EXCLUDED.{quote(UPDATED_AT)}")
     if is_versioned(model):
         sets.append(f"{quote(VERSION)} = {batch.table}.{quote(VERSION)} + 1")
-    keys = ", ".join(quote(batch.column(name)) for name in target.fields)
-    on_conflict = (
-        f" ON CONFLICT ({keys}){target.where} DO UPDATE SET {', '.join(sets)} RETURNING (xmax = 0)"
-    )
+    conflict = ", ".join(quote(batch.column(name)) for name in target.fields)
+    on_conflict = f" ON CONFLICT ({conflict}){target.where} DO UPDATE SET {', '.join(sets)}"
+    on_conflict += " RETURNING (xmax = 0)"  # xmax is 0 on a row this statement inserted
     with transaction.atomic(using=using), batch.staged() as stage:
         flags = batch.fetch(f"INSERT INTO {batch.table} ({batch.columns}) {stage}{on_conflict}")
     inserted = sum(1 for (flag,) in flags if flag)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.db import connections, models
 from django.db.migrations import operations as ops
 from django.db.migrations.loader import MigrationLoader
@@ -88,11 +89,12 @@ def lint(app_label: str | None = None, since: str | None = None, using: str = "d
     """Findings for the migrations on disk (of ``app_label``, after ``since``)."""
     connection = connections[using]
     loader = MigrationLoader(None, ignore_no_migrations=True, load=True)
+    wanted = {app_label} if app_label else _project_apps()
     nodes = [
         node
         for leaf in loader.graph.leaf_nodes(app_label)
         for node in loader.graph.forwards_plan(leaf)
-        if app_label is None or node[0] == app_label
+        if node[0] in wanted
     ]
     nodes = list(dict.fromkeys(nodes))
     if since is not None:
@@ -107,6 +109,13 @@ def lint(app_label: str | None = None, since: str | None = None, using: str = "d
         before = loader.project_state(node, at_end=False)
         findings += _lint_migration(migration, before, connection)
     return findings
+
+
+def _project_apps() -> set[str]:
+    """Every installed app but Django's own, whose migrations ran long ago everywhere."""
+    return {
+        config.label for config in apps.get_app_configs() if not config.name.startswith("django.")
+    }
 
 
 def _allowance(migration: Any) -> dict[str, str]:

@@ -150,6 +150,10 @@ def test_upsert_refuses_duplicates_in_the_batch_and_unknown_keys(tenants):
                 update_fields=["total"],
                 using=APP,
             )
+        with pytest.raises(ValueError, match="number identify the row"):
+            upsert(Invoice, rows(1), unique_fields=["number"], update_fields=["number"], using=APP)
+        with pytest.raises(ValueError, match="needs update_fields"):
+            upsert(Invoice, rows(1), unique_fields=["number"], update_fields=[], using=APP)
         with pytest.raises(ValueError, match="no unique constraint"):
             upsert(Invoice, rows(1), unique_fields=["note"], update_fields=["total"], using=APP)
         with pytest.raises(TenantMismatch, match="Row 0"):

@@ -13,7 +13,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("app_label", nargs="?", help="one app (default: every app)")
+        parser.add_argument(
+            "app_label", nargs="?", help="one app (default: every app but Django's own)"
+        )
         parser.add_argument("--since", help="only migrations after this one (e.g. 0007)")
 
     def handle(self, *args, app_label, since, verbosity, **options):
