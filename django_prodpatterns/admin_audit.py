@@ -25,9 +25,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from .conf import app_settings
-from .context import get_current_tenant
+from .context import get_current_tenant_pk
 from .exceptions import ConflictError
-from .markers import is_versioned
+from .markers import is_audited, is_versioned
 from .models.audit import BOOKKEEPING, AuditLog
 
 
@@ -60,7 +60,7 @@ class ModelFilter(admin.SimpleListFilter):
     parameter_name = "model"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        audited = [m for m in apps.get_models() if getattr(m, "prodpatterns_audited", False)]
+        audited = [m for m in apps.get_models() if is_audited(m)]
         return sorted((m._meta.label, m._meta.label) for m in audited)
 
     def queryset(self, request: HttpRequest, queryset: Any) -> Any:
@@ -76,13 +76,13 @@ def visible_staff() -> Any:
     from django.contrib.auth import get_user_model
 
     staff = get_user_model()._default_manager.filter(is_staff=True)
-    tenant = get_current_tenant()
+    tenant = get_current_tenant_pk()
     if tenant is None:
         return staff
     path = app_settings.TENANT_USER_ATTRIBUTE.replace(".", "__")
     for lookup in (path, f"{path}s"):
         try:
-            return staff.filter(**{lookup: getattr(tenant, "pk", tenant)})
+            return staff.filter(**{lookup: tenant})
         except FieldError:
             continue
     return staff.none()

@@ -21,7 +21,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
-from .markers import VERSION
+from .markers import VERSION, is_audited
 
 FIELD = "prodpatterns_version"  # the form field; never a model field
 NOT_CHANGES = ("version", "updated_at", "created_at")  # bookkeeping, not an editor's change
@@ -121,7 +121,7 @@ def _short(obj: Any, field: Any) -> str:
 
 def _from_audit(current: Any, seen: int | None) -> tuple[str, Any, list[str] | None]:
     """Actor, time and changed columns of the audited writes that moved past ``seen``."""
-    if not getattr(current, "prodpatterns_audited", False):
+    if not is_audited(current):
         return "", None, None
     from .models.audit import AuditLog
 

@@ -40,9 +40,8 @@ class ProdPatternsConfig(AppConfig):
         from django.contrib import admin
 
         from .admin_audit import AuditHistoryMixin
+        from .markers import is_audited
 
         for model, model_admin in admin.site._registry.items():
-            if getattr(model, "prodpatterns_audited", False) and not isinstance(
-                model_admin, AuditHistoryMixin
-            ):
+            if is_audited(model) and not isinstance(model_admin, AuditHistoryMixin):
                 model_admin.history_view = MethodType(AuditHistoryMixin.history_view, model_admin)

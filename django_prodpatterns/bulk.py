@@ -28,7 +28,14 @@ from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
 from .exceptions import BulkWriteError, TenantMismatch
-from .markers import TENANT_FIELD, UPDATED_AT, VERSION, is_tenant_scoped, is_versioned
+from .markers import (
+    TENANT_FIELD,
+    UPDATED_AT,
+    VERSION,
+    has_updated_at,
+    is_tenant_scoped,
+    is_versioned,
+)
 from .querysets import current_tenant_pk
 
 ORDINAL = "prodpatterns_ordinal"  # the staging table's row number, which keeps input order
@@ -73,7 +80,7 @@ def upsert(
     batch.refuse_duplicate_keys(target.fields)
     quote = batch.quote
     sets = [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in map(batch.column, update_fields)]
-    if batch.has(UPDATED_AT):
+    if has_updated_at(model):
         sets.append(f"{quote(UPDATED_AT)} = EXCLUDED.{quote(UPDATED_AT)}")
     if is_versioned(model):
         sets.append(f"{quote(VERSION)} = {batch.table}.{quote(VERSION)} + 1")
@@ -96,7 +103,7 @@ class _Batch:
     """The rows of one call, checked and converted, and the SQL around them."""
 
     def __init__(self, model: type[models.Model], rows: Iterable[Any], using: str) -> None:
-        self.model, self.using = model, using
+        self.model = model
         self.connection = connections[using]
         self.quote = self.connection.ops.quote_name
         self.table = self.quote(model._meta.db_table)
@@ -177,9 +184,6 @@ class _Batch:
                 f"Row {index}: {field.name}: {' '.join(exc.messages)}", index
             ) from None
         return field.get_db_prep_save(value, self.connection)
-
-    def has(self, name: str) -> bool:
-        return any(f.name == name for f in self.fields)
 
     def column(self, name: str) -> str:
         field = self.model._meta.get_field(name)

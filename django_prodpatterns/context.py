@@ -34,6 +34,7 @@ __all__ = [
     "get_audit_info",
     "get_current_actor",
     "get_current_tenant",
+    "get_current_tenant_pk",
     "tenant_context",
 ]
 
@@ -237,6 +238,13 @@ class audit_context(_VarContext[AuditInfo]):
 def get_current_tenant() -> Any:
     """The tenant set by the innermost active :class:`tenant_context`, or ``None``."""
     return _current_tenant.get()
+
+
+def get_current_tenant_pk() -> Any:
+    """The current tenant's primary key (a tenant given as its key stays as it is), or
+    ``None``."""
+    tenant = _current_tenant.get()
+    return getattr(tenant, "pk", tenant)
 
 
 def get_current_actor() -> Any:

@@ -34,6 +34,11 @@ def is_versioned(model: Any) -> bool:
     return bool(getattr(model, VERSIONED_MARKER, False))
 
 
+def is_audited(model: Any) -> bool:
+    """True for models built on :class:`~django_prodpatterns.models.AuditedModel`."""
+    return bool(getattr(model, AUDITED_MARKER, False))
+
+
 def has_updated_at(model: Any) -> bool:
     """True when the model has an ``updated_at`` column (timestamps, or the user's own)."""
     return any(f.name == UPDATED_AT for f in model._meta.concrete_fields)

@@ -192,7 +192,7 @@ def _added_field(field: Any) -> Any:
         yield "not-null-without-default"
     if field.unique and not field.primary_key:
         yield "unique-not-concurrent"
-    elif field.db_index or (field.is_relation and getattr(field, "db_index", False)):
+    elif field.db_index:
         yield "index-not-concurrent"
     if field.is_relation and getattr(field, "db_constraint", False):
         yield "constraint-validated"

@@ -122,9 +122,8 @@ class KeysetPaginator:
             raise ValueError("per_page must be at least 1.")
         self.queryset, self.per_page = queryset, per_page
         self.keys = self._keys(queryset)
-        signature = ",".join(("-" if k.descending else "") + k.name for k in self.keys)
         self._signer = signing.Signer(salt=f"prodpatterns.cursor:{queryset.model._meta.label}")
-        self._scope = signature
+        self._scope = ",".join(("-" if k.descending else "") + k.name for k in self.keys)
 
     # --- the public API ---------------------------------------------------------------
 
@@ -180,7 +179,7 @@ class KeysetPaginator:
         equal = Q()
         for key, value in zip(self.keys, values, strict=True):
             condition |= equal & self._beyond(key, value, key.descending != reverse)
-            equal &= Q(**{f"{key.name}__isnull": True}) if value is None else Q(**{key.name: value})
+            equal &= _is(key, value)
         first, first_value = self.keys[0], values[0]
         if not first.nullable:  # a bound on the leading column lets an index start there
             bound = "lte" if first.descending != reverse else "gte"
@@ -203,12 +202,7 @@ class KeysetPaginator:
         return self.queryset.order_by(*(k.order(reverse) for k in self.keys))
 
     def _equal(self, values: Sequence[Any]) -> Q:
-        return Q(
-            *(
-                Q(**{f"{k.name}__isnull": True}) if v is None else Q(**{k.name: v})
-                for k, v in zip(self.keys, values, strict=True)
-            )
-        )
+        return Q(*(_is(k, v) for k, v in zip(self.keys, values, strict=True)))
 
     def _fetch(
         self, values: Sequence[Any] | None, direction: str, inclusive: bool = False
@@ -273,6 +267,11 @@ class KeysetPaginator:
         except (ValidationError, TypeError, ValueError):
             raise InvalidCursor("The pagination cursor is invalid.") from None
         return values, direction, inclusive
+
+
+def _is(key: Key, value: Any) -> Q:
+    """The column equals ``value`` (``IS NULL`` for None)."""
+    return Q(**{f"{key.name}__isnull": True}) if value is None else Q(**{key.name: value})
 
 
 def keyset_page(

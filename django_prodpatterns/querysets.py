@@ -25,7 +25,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from .conf import app_settings
-from .context import get_current_tenant
+from .context import get_current_tenant_pk
 from .exceptions import ConflictError, TenantMismatch, TenantRequired
 from .markers import (
     TENANT_FIELD,
@@ -120,13 +120,13 @@ class SoftDeleteQuerySetMixin:
 
 def current_tenant_pk(model: type[models.Model]) -> Any:
     """The current tenant's primary key, or TenantRequired naming ``model``."""
-    tenant = get_current_tenant()
-    if tenant is None:
+    pk = get_current_tenant_pk()
+    if pk is None:
         raise TenantRequired(
             f"{model._meta.label} is tenant-scoped and there is no current tenant: run the "
             "code inside tenant_context(tenant) (TenantMiddleware does it for requests)."
         )
-    return getattr(tenant, "pk", tenant)
+    return pk
 
 
 class TenantQuerySetMixin:

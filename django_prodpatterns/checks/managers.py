@@ -8,6 +8,7 @@ from django.core.checks import Warning, register
 
 from ..exceptions import TenantRequired
 from ..markers import SOFT_DELETE_MARKER, TENANT_SCOPED_ATTRIBUTE
+from ..querysets import PatternManager
 from .database import installed_models
 
 # Which soft-delete rows each conventional manager name shows.
@@ -20,8 +21,6 @@ COMPOSE_HINT = (
 
 
 def _shows_alive_only(manager: Any) -> bool:
-    from ..querysets import PatternManager
-
     if isinstance(manager, PatternManager):
         return manager.rows == "alive"
     try:
@@ -31,8 +30,6 @@ def _shows_alive_only(manager: Any) -> bool:
 
 
 def _soft_delete_messages(model: Any) -> list[Warning]:
-    from ..querysets import PatternManager
-
     opts = model._meta
     wrong = []
     if not _shows_alive_only(model._default_manager):
@@ -54,8 +51,6 @@ def _soft_delete_messages(model: Any) -> list[Warning]:
 
 
 def _tenant_messages(model: Any) -> list[Warning]:
-    from ..querysets import PatternManager
-
     return [
         Warning(
             f"The manager {manager.name} of {model._meta.label} is not scoped to the current "

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.apps import apps
 
+from ..markers import is_tenant_scoped
 from .constraints import TENANT_SETTING, RowLevelSecurity, ThroughRowLevelSecurity
 
 
@@ -26,7 +27,7 @@ def expected_policies() -> list[ExpectedPolicy]:
     """One entry per table the installed tenant models protect."""
     expected = []
     for model in apps.get_models():
-        if not getattr(model, "prodpatterns_tenant_scoped", False) or model._meta.proxy:
+        if not is_tenant_scoped(model) or model._meta.proxy:
             continue
         for constraint in model._meta.constraints:
             if isinstance(constraint, RowLevelSecurity):

@@ -13,7 +13,14 @@ from ..conf import app_settings
 from ..context import audit_context
 from ..db.audit import AuditTriggers
 from ..exceptions import ConflictError
-from ..markers import UPDATED_AT, VERSION, has_updated_at, is_versioned
+from ..markers import (
+    AUDITED_MARKER,
+    UPDATED_AT,
+    VERSION,
+    has_updated_at,
+    is_tenant_scoped,
+    is_versioned,
+)
 from .tenancy import TENANT_FIELD, _add_constraint, constraint_name, gets_generated_ddl
 
 ACTIONS = [
@@ -162,7 +169,7 @@ class AuditedModel(models.Model):
     """
 
     audit_redact: tuple[str, ...] = ()
-    prodpatterns_audited = True
+    prodpatterns_audited = True  # markers.AUDITED_MARKER
 
     class Meta:
         abstract = True
@@ -174,7 +181,7 @@ class AuditedModel(models.Model):
 def add_audit_triggers(sender: type[models.Model], **kwargs: Any) -> None:
     """class_prepared: give a concrete audited model its capture triggers."""
     opts = sender._meta
-    if not gets_generated_ddl(sender, "prodpatterns_audited"):
+    if not gets_generated_ddl(sender, AUDITED_MARKER):
         return
     names = set(sender.audit_redact) | set(app_settings.AUDIT_REDACT_FIELDS)
     fields = {f.name: f for f in opts.concrete_fields}
@@ -185,7 +192,7 @@ def add_audit_triggers(sender: type[models.Model], **kwargs: Any) -> None:
             name=constraint_name(sender, "audit"),
             label=opts.label,
             pk=opts.pk.column,
-            tenant=tenant.column if getattr(sender, "prodpatterns_tenant_scoped", False) else "",
+            tenant=tenant.column if is_tenant_scoped(sender) else "",
             redact=sorted(fields[n].column for n in names if n in fields),
             ignore=sorted(fields[n].column for n in IGNORED_COLUMNS if n in fields),
         ),

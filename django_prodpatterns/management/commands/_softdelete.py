@@ -18,7 +18,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from ...context import get_current_tenant
+from ...context import get_current_tenant_pk
 from ...markers import TENANT_FIELD, is_soft_deletable, is_tenant_scoped
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -51,9 +51,9 @@ def rows_of(model: type[models.Model], using: str) -> models.QuerySet:
     ``--tenant``, that tenant's only, stated in the SQL as well as by row level security
     (which a BYPASSRLS connection would skip)."""
     rows = model._base_manager.using(using)
-    tenant = get_current_tenant()
+    tenant = get_current_tenant_pk()
     if tenant is not None and is_tenant_scoped(model):
-        rows = rows.filter(**{f"{TENANT_FIELD}_id": getattr(tenant, "pk", tenant)})
+        rows = rows.filter(**{f"{TENANT_FIELD}_id": tenant})
     return rows
 
 
