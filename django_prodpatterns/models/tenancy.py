@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.backends.utils import truncate_name
@@ -34,7 +35,12 @@ class Tenant(TimestampedModel):
     slug = models.SlugField(_("slug"), unique=True)
 
     class Meta:
-        swappable = TENANT_MODEL_SETTING
+        # Swappable only when the project names a tenant model. Django writes a swappable
+        # target into migrations as ``settings.PRODPATTERNS_TENANT_MODEL``, which a project
+        # that keeps the default (and so never defines the setting) could not load; unset,
+        # a reference to this model is written as the plain "prodpatterns.tenant".
+        if hasattr(settings, TENANT_MODEL_SETTING):
+            swappable = TENANT_MODEL_SETTING
         verbose_name = _("tenant")
         verbose_name_plural = _("tenants")
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("testapp", "0004_tenancy"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
-        migrations.swappable_dependency(settings.PRODPATTERNS_TENANT_MODEL),
+        ("prodpatterns", "0001_initial"),
     ]
 
     operations = [
@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="members",
-                        to=settings.PRODPATTERNS_TENANT_MODEL,
+                        to="prodpatterns.tenant",
                     ),
                 ),
                 (

@@ -1,0 +1,15 @@
+"""The test settings with every optional setting of the app left unset.
+
+No ``PRODPATTERNS_TENANT_MODEL`` (the default tenant model is used) and an empty
+``PRODPATTERNS``: the defaults must carry a project that configures nothing. ``.ci/run``
+runs the whole suite once with this module; tests that need a setting set it themselves.
+"""
+
+from tests.settings import *  # noqa: F403
+
+del PRODPATTERNS_TENANT_MODEL  # noqa: F821
+PRODPATTERNS = {}
+
+# testapp.Attachment is a plain CASCADE child on purpose, to test the default ("error"),
+# which tests/settings.py declares explicitly and this module may not.
+SILENCED_SYSTEM_CHECKS = [*SILENCED_SYSTEM_CHECKS, "prodpatterns.E010"]  # noqa: F405
