@@ -28,7 +28,7 @@ from .conf import app_settings
 from .context import get_current_tenant_pk
 from .exceptions import ConflictError
 from .markers import is_audited, is_versioned
-from .models.audit import BOOKKEEPING, AuditLog
+from .models.audit import BOOKKEEPING, AuditLog, audit_label
 
 
 class EstimatedCountPaginator(Paginator):
@@ -49,7 +49,7 @@ class EstimatedCountPaginator(Paginator):
                         "SELECT CASE WHEN reltuples > 1000 THEN reltuples::bigint"
                         f" ELSE (SELECT count(*) FROM {table}) END"
                         " FROM pg_class WHERE oid = %s::regclass",
-                        [queryset.model._meta.db_table],
+                        [table],
                     )
                     return cursor.fetchone()[0]
         return super().count
@@ -60,8 +60,8 @@ class ModelFilter(admin.SimpleListFilter):
     parameter_name = "model"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        audited = [m for m in apps.get_models() if is_audited(m)]
-        return sorted((m._meta.label, m._meta.label) for m in audited)
+        labels = {audit_label(m) for m in apps.get_models() if is_audited(m)}
+        return [(label, label) for label in sorted(labels)]
 
     def queryset(self, request: HttpRequest, queryset: Any) -> Any:
         return queryset.filter(model=self.value()) if self.value() else queryset
@@ -252,7 +252,7 @@ class AuditLogAdmin(admin.ModelAdmin):
 def history_url(model: Any, pk: Any) -> str:
     """The audit changelist filtered to one object."""
     base = reverse("admin:prodpatterns_auditlog_changelist")
-    return f"{base}?{urlencode({'model': model._meta.label, 'q': str(pk)})}"
+    return f"{base}?{urlencode({'model': audit_label(model), 'q': str(pk)})}"
 
 
 class AuditHistoryMixin:

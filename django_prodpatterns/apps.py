@@ -20,12 +20,14 @@ class ProdPatternsConfig(AppConfig):
 
         from . import checks  # noqa: F401  (registers the checks)
         from .db import session
+        from .models.links import hide_deleted_links
 
         connection_created.connect(
             session.install, dispatch_uid="django_prodpatterns.db.session.install"
         )
         session.install_on_open_connections()
         self.link_audit_history()
+        hide_deleted_links(self.apps.get_models(include_auto_created=True))
 
     def link_audit_history(self) -> None:
         """Point "History" of every registered audited model's admin at its audit entries.

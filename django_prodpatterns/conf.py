@@ -152,6 +152,21 @@ class AppSettings:
             raise AttributeError(f"{SETTINGS_NAME} has no setting {name!r}")
         return self._load()[name]
 
+    def while_models_load(self, name: str) -> Any:
+        """A setting read while model classes are built: the user's value when it is valid,
+        the default otherwise.
+
+        Raising there would turn a typo into a traceback at import, before ``manage.py
+        check`` can report it; ``prodpatterns.E002`` reports it instead, and stops
+        ``makemigrations`` and ``migrate`` before the fallback could be written anywhere.
+        """
+        user_settings = self.user_settings()
+        if isinstance(user_settings, Mapping) and name in user_settings:
+            is_valid = VALIDATORS.get(name, (lambda v: True, ""))[0]
+            if is_valid(user_settings[name]):
+                return user_settings[name]
+        return DEFAULTS[name]
+
     @property
     def tenant_model(self) -> str:
         """The ``app_label.Model`` label of the tenant model."""

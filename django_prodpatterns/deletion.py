@@ -24,7 +24,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import reduce
+from functools import cache, reduce
 from operator import or_
 from typing import Any
 
@@ -95,7 +95,11 @@ def _values(model: type[models.Model], deleted_at: Any, batch: uuid.UUID, when: 
 
 def _edge_filter(edge: Edge, parent: type[models.Model], batch: uuid.UUID, using: str) -> Q:
     """Children of ``edge`` whose parent row carries ``batch``."""
-    parents = _base(parent, using).filter(**{BATCH: batch})
+    return _children_of(edge, parent, _base(parent, using).filter(**{BATCH: batch}), using)
+
+
+def _children_of(edge: Edge, parent: type[models.Model], parents: models.QuerySet, using: str) -> Q:
+    """Children of ``edge`` whose parent row is one of ``parents`` (a subquery)."""
     if edge.generic:
         from django.contrib.contenttypes.models import ContentType
 
@@ -149,13 +153,17 @@ def soft_delete_operation(queryset: models.QuerySet) -> Operation:
     roots = queryset.filter(**{f"{DELETED_AT}__isnull": True}).values("pk")
     op = Operation(batch=uuid.uuid4(), when=timezone.now())
     with transaction.atomic(using=using):
+        # PROTECT/RESTRICT are decided by reads before anything is written; only a
+        # cascade too deep to unroll (see check_protected_before) is checked after
+        # marking, inside this transaction, and rolled back with it.
+        checked = check_protected_before(model, roots, using)
         if signals.pre_soft_delete.has_listeners(model):
             sid = savepoint_create(using=using)
-            trial = _mark_deleted(model, roots, op.batch, op.when, using)
+            trial = _mark_deleted(model, roots, op.batch, op.when, using, checked)
             pks = trial.pks(using)
             transaction.savepoint_rollback(sid, using=using)
             signals.pre_soft_delete.send(sender=model, batch=op.batch, pks=pks, using=using)
-        op = _mark_deleted(model, roots, op.batch, op.when, using)
+        op = _mark_deleted(model, roots, op.batch, op.when, using, checked)
         if op.counts and signals.post_soft_delete.has_listeners(model):
             signals.post_soft_delete.send(
                 sender=model, batch=op.batch, pks=op.pks(using), using=using
@@ -164,7 +172,12 @@ def soft_delete_operation(queryset: models.QuerySet) -> Operation:
 
 
 def _mark_deleted(
-    model: type[models.Model], roots: models.QuerySet, batch: uuid.UUID, when: Any, using: str
+    model: type[models.Model],
+    roots: models.QuerySet,
+    batch: uuid.UUID,
+    when: Any,
+    using: str,
+    checked: bool = False,
 ) -> Operation:
     op = Operation(batch=batch, when=when)
     count = _base(model, using).filter(pk__in=roots).update(**_values(model, when, batch, when))
@@ -191,7 +204,8 @@ def _mark_deleted(
             op.add(child, count)
             if count:
                 frontier.add(child)
-    _check_protected(op, using)
+    if not checked:
+        _check_protected(op, using)
     return op
 
 
@@ -211,6 +225,136 @@ def _handle_plain_children(edge: Edge, condition: Q, using: str) -> None:
         )
 
 
+# --- PROTECT / RESTRICT, decided before the first write ----------------------------------
+
+MAX_UNROLLED_LEVELS = 32  # deeper (or cyclic) data falls back to the check after marking
+
+
+@dataclass(frozen=True)
+class _Guard:
+    """What the read-only walk of one model's cascade needs (computed once per model)."""
+
+    edges: tuple[Edge, ...]  # PROTECT/RESTRICT edges out of the cascade, with their parent
+    parents: tuple[type[models.Model], ...]  # parent model of each edge, in order
+    walk: frozenset  # models whose cascaded rows a guard needs (and the way to them)
+    cyclic: frozenset  # walked models that can reach themselves: their depth is data
+
+
+def _cascade_children(model: type[models.Model]) -> set[type[models.Model]]:
+    return {
+        edge.child
+        for edge in child_edges(model)
+        if edge.on_delete is models.CASCADE and is_soft_deletable(edge.child)
+    }
+
+
+def _reachable(model: type[models.Model]) -> set[type[models.Model]]:
+    seen, todo = set(), [model]
+    while todo:
+        for child in _cascade_children(todo.pop()):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return seen
+
+
+@cache
+def _guard(model: type[models.Model]) -> _Guard | None:
+    """None when no PROTECT/RESTRICT edge hangs off ``model``'s cascade (the usual case,
+    which then costs no query at all)."""
+    model = model._meta.concrete_model
+    cascade = {model} | _reachable(model)
+    edges, parents, needed = [], [], set()
+    for parent in cascade:
+        for edge in child_edges(parent):
+            if edge.on_delete in (models.PROTECT, models.RESTRICT):
+                edges.append(edge)
+                parents.append(parent)
+                needed.add(parent)
+                if edge.on_delete is models.RESTRICT and edge.child in cascade:
+                    needed.add(edge.child)
+    if not edges:
+        return None
+    walk = {m for m in cascade if m in needed or _reachable(m) & needed}
+    cyclic = {m for m in walk if m in _reachable(m)}
+    return _Guard(tuple(edges), tuple(parents), frozenset(walk), frozenset(cyclic))
+
+
+def check_protected_before(model: type[models.Model], roots: models.QuerySet, using: str) -> bool:
+    """Raise ProtectedError/RestrictedError from reads alone, before the cascade writes.
+
+    The rows the cascade will reach are unrolled level by level as nested subqueries, with
+    no write, no row lock and no trigger work; then one query per PROTECT/RESTRICT edge
+    looks for live rows pointing into them. Where the model graph has a cycle (a tree),
+    each level of the cyclic models costs one ``EXISTS``; past ``MAX_UNROLLED_LEVELS``
+    levels the subqueries would grow too deep, and the check is left to the one after
+    marking (returns False).
+
+    Returns:
+        True when the check was made here (the cascade need not repeat it).
+    """
+    guard = _guard(model)
+    if guard is None:
+        return True
+    model = model._meta.concrete_model
+    sets: dict[type[models.Model], list[models.QuerySet]] = {
+        model: [_base(model, using).filter(pk__in=roots)]
+    }
+    frontier = [(model, sets[model][0])]
+    for _level in range(MAX_UNROLLED_LEVELS + 1):
+        if not frontier:
+            break
+        conditions: dict[type[models.Model], list[Q]] = {}
+        for parent, rows in frontier:
+            for edge in child_edges(parent):
+                if (
+                    edge.on_delete is models.CASCADE
+                    and edge.child in guard.walk
+                    and is_soft_deletable(edge.child)
+                ):
+                    condition = _children_of(edge, parent, rows, using)
+                    conditions.setdefault(edge.child, []).append(condition)
+        frontier = []
+        for child, child_conditions in conditions.items():
+            rows = _base(child, using).filter(
+                reduce(or_, child_conditions), **{f"{DELETED_AT}__isnull": True}
+            )
+            if child in guard.cyclic and not rows.exists():
+                continue
+            sets.setdefault(child, []).append(rows)
+            frontier.append((child, rows))
+    else:
+        return False
+    for edge, parent in zip(guard.edges, guard.parents, strict=True):
+        if parent not in sets:
+            continue
+        rows = _base(edge.child, using).filter(
+            reduce(or_, [_children_of(edge, parent, s, using) for s in sets[parent]])
+        )
+        if is_soft_deletable(edge.child):
+            rows = rows.filter(**{f"{DELETED_AT}__isnull": True})
+        if edge.on_delete is models.RESTRICT and edge.child in sets:
+            # RESTRICT gives way to a row that goes in the same cascade (Django's rule).
+            rows = rows.exclude(reduce(or_, [Q(pk__in=s.values("pk")) for s in sets[edge.child]]))
+        _raise_protected(edge, parent, list(rows[:MAX_REPORTED]))
+    return True
+
+
+def _raise_protected(edge: Edge, parent: type[models.Model], found: list[Any]) -> None:
+    if not found:
+        return
+    error_class, kind = (
+        (models.ProtectedError, "protected")
+        if edge.on_delete is models.PROTECT
+        else (models.RestrictedError, "restricted")
+    )
+    raise error_class(
+        f"Cannot delete some instances of model {parent.__name__!r} because they are "
+        f"referenced through {kind} foreign keys: {edge.name!r}.",
+        set(found),
+    )
+
+
 def _check_protected(op: Operation, using: str) -> None:
     """Raise Django's ProtectedError/RestrictedError for live references to marked rows."""
     for parent in list(op.models.values()):
@@ -223,19 +367,7 @@ def _check_protected(op: Operation, using: str) -> None:
                 if edge.on_delete is models.PROTECT:  # being deleted now still protects
                     alive |= Q(**{BATCH: op.batch})
                 rows = rows.filter(alive)
-            found = list(rows[:MAX_REPORTED])
-            if not found:
-                continue
-            error_class, kind = (
-                (models.ProtectedError, "protected")
-                if edge.on_delete is models.PROTECT
-                else (models.RestrictedError, "restricted")
-            )
-            raise error_class(
-                f"Cannot delete some instances of model {parent.__name__!r} because they are "
-                f"referenced through {kind} foreign keys: {edge.name!r}.",
-                set(found),
-            )
+            _raise_protected(edge, parent, list(rows[:MAX_REPORTED]))
 
 
 # --- restore -------------------------------------------------------------------------------

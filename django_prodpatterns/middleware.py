@@ -18,6 +18,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.template.loader import render_to_string
 from django.utils.module_loading import import_string
 
 from .conf import app_settings
@@ -136,11 +137,21 @@ def _wants_json(request: HttpRequest) -> bool:
     return "json" in accept and "text/html" not in accept.split(",")[0]
 
 
+def _wants_html(request: HttpRequest) -> bool:
+    return "text/html" in request.headers.get("Accept", "")
+
+
 def _problem(request: HttpRequest, status: int, title: str, detail: str, **extra: Any) -> Any:
-    """RFC 9457 problem+json for API clients, a short plain page otherwise."""
+    """RFC 9457 problem+json for API clients, a short HTML page for browsers (the template
+    ``prodpatterns/problem.html``, which a project can override), plain text otherwise."""
     if _wants_json(request):
         body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
         return JsonResponse(body, status=status, content_type="application/problem+json")
+    if _wants_html(request):
+        context = {"status": status, "title": title, "detail": detail, **extra}
+        context.setdefault("current_version", None)
+        page = render_to_string("prodpatterns/problem.html", context, request=request)
+        return HttpResponse(page, status=status, content_type="text/html; charset=utf-8")
     return HttpResponse(
         f"{title}\n\n{detail}\n", status=status, content_type="text/plain; charset=utf-8"
     )

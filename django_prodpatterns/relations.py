@@ -36,6 +36,20 @@ class Edge:
         return f"{self.child._meta.label}.{self.field.name}"
 
 
+def reverse_relations(model: type[models.Model]) -> list[Any]:
+    """Every reverse ForeignKey/OneToOne/ManyToMany relation pointing at ``model``.
+
+    Unlike ``_meta.related_objects`` this includes hidden ones (``related_name="+"``, or
+    ending in ``+``): a hidden relation still CASCADEs and still PROTECTs. Generic relations
+    (not concrete) are left to the caller.
+    """
+    return [
+        field
+        for field in model._meta.get_fields(include_hidden=True)
+        if field.auto_created and not field.concrete and field.field.concrete
+    ]
+
+
 @cache
 def child_edges(model: type[models.Model]) -> tuple[Edge, ...]:
     """Every relation whose rows depend on rows of ``model``.
@@ -47,7 +61,7 @@ def child_edges(model: type[models.Model]) -> tuple[Edge, ...]:
     """
     model = model._meta.concrete_model
     edges = []
-    for rel in model._meta.related_objects:
+    for rel in reverse_relations(model):
         if rel.many_to_many or rel.related_model._meta.auto_created:
             continue
         if getattr(rel, "parent_link", False):

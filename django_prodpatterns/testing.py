@@ -68,11 +68,12 @@ def _insert_sql(obj: models.Model, using: str) -> tuple[str, list[Any]]:
 
 def _check_role(model: type[models.Model], using: str) -> None:
     table = model._meta.db_table
+    # regclass parses its input as SQL: a mixed-case or reserved name must arrive quoted.
     row = _raw(
         using,
         "SELECT r.rolsuper, r.rolbypassrls, pg_has_role(current_user, c.relowner, 'USAGE')"
         " FROM pg_roles r, pg_class c WHERE r.rolname = current_user AND c.oid = %s::regclass",
-        [table],
+        [connections[using].ops.quote_name(table)],
     )
     if any(row):
         raise AssertionError(

@@ -24,8 +24,11 @@ def test_a_stale_write_is_a_409_and_changes_nothing(client, headers):
         assert response.headers["Content-Type"] == "application/problem+json"
         body = response.json()
         assert (body["status"], body["title"], body["current_version"]) == (409, "Conflict", 2)
-    else:
-        assert response.content.decode().startswith("Conflict")
+    else:  # a browser gets a page, not text/plain
+        assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+        page = response.content.decode()
+        assert "<h1>Conflict</h1>" in page
+        assert "The current version is <strong>2</strong>" in page
     assert Counter.objects.values_list("value", "version").get(pk=row.pk) == (1, 2)
 
 

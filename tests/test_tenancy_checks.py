@@ -65,7 +65,7 @@ def test_unique_constraints_without_the_tenant_are_flagged():
     assert "number (unique=True)" in text
     assert "invoice_ref_uniq" in text
     assert "invoice_slug_uniq" not in text
-    assert all("'tenant'" in m.hint for m in messages)
+    assert all('"tenant"' in m.hint for m in messages)
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,9 @@
 ``prodpatterns.E001`` The database role bypasses row-level security while the project relies on
                       it (tenant models exist, or a table has row-level security enabled).
 ``prodpatterns.E002`` The ``PRODPATTERNS`` setting has an unknown key or an invalid value.
+``prodpatterns.E003`` A model with a pattern's database objects uses multi-table inheritance.
+``prodpatterns.W003`` A model with a pattern's database objects is ``managed = False``: no
+                      generated DDL.
 ``prodpatterns.W001`` A database is not PostgreSQL: row-level security and the audit trail are
                       unavailable there.
 ``prodpatterns.W002`` The database role bypasses row-level security (no tenant models yet).
@@ -22,6 +25,8 @@
 ``prodpatterns.W020`` A unique constraint on a tenant model does not include the tenant.
 ``prodpatterns.W021`` The project has tenant models but no ``TenantMiddleware``.
 ``prodpatterns.W022`` A manager of a tenant model is not scoped to the current tenant.
+``prodpatterns.W023`` A reference between tenant models has ``db_constraint=False``: the
+                      database does not keep it inside the tenant.
 =================== ==========================================================================
 
 The role checks connect to the database, so like Django's own database checks they run
@@ -38,6 +43,7 @@ from .database import (
     role_messages,
 )
 from .managers import check_pattern_managers
+from .shapes import check_model_shapes
 from .softdelete import check_soft_delete_cascades, check_soft_delete_uniqueness
 from .tenancy import check_forced_rls, check_tenant_middleware, check_tenant_models
 
@@ -46,6 +52,7 @@ __all__ = [
     "check_database_roles",
     "check_database_vendor",
     "check_forced_rls",
+    "check_model_shapes",
     "check_pattern_managers",
     "check_settings",
     "check_soft_delete_cascades",

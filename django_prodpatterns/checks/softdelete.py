@@ -9,7 +9,7 @@ from django.core.checks import Error, Warning, register
 from django.db import models
 
 from ..conf import SETTINGS_NAME, validate
-from ..markers import SOFT_DELETE_MARKER
+from ..markers import SOFT_DELETE_MARKER, TENANT_FIELD, is_tenant_scoped
 from .database import installed_models
 
 
@@ -68,8 +68,13 @@ def check_soft_delete_uniqueness(app_configs: Any = None, **kwargs: Any) -> list
     )
     for model in _soft_delete_models(app_configs):
         opts = model._meta
+        # On a tenant model a unique set without the tenant is W020's, whose hint fixes
+        # both at once (alive_unique("tenant", ...)); two warnings would point two ways.
+        tenant = is_tenant_scoped(model)
         for field in opts.local_concrete_fields:
             if field.primary_key or not field.unique:
+                continue
+            if tenant and not field.one_to_one:
                 continue
             if field.one_to_one:
                 if field.remote_field.parent_link:
@@ -95,15 +100,20 @@ def check_soft_delete_uniqueness(app_configs: Any = None, **kwargs: Any) -> list
                         id="prodpatterns.W010",
                     )
                 )
-        # A set that includes the primary key is unique anyway (the tenant key is one).
+        # A set that includes the primary key or another unique field is unique anyway (the
+        # generated (tenant, pk) and (tenant, to_field) keys are such sets).
+        unique_anyway = {f.name for f in opts.concrete_fields if f.unique}
         plain_unique = [
-            ", ".join(fields) for fields in opts.unique_together if opts.pk.name not in fields
+            ", ".join(fields)
+            for fields in opts.unique_together
+            if not unique_anyway & set(fields) and not (tenant and TENANT_FIELD not in fields)
         ] + [
             c.name
             for c in opts.constraints
             if isinstance(c, models.UniqueConstraint)
             and not _mentions_alive(c.condition)
-            and opts.pk.name not in c.fields
+            and not unique_anyway & set(c.fields)
+            and not (tenant and TENANT_FIELD not in c.fields)
         ]
         for name in plain_unique:
             messages.append(

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.db import connections, models
 
-from ..markers import TENANT_SCOPED_ATTRIBUTE
+from ..markers import TENANT_FIELD, TENANT_SCOPED_ATTRIBUTE, is_soft_deletable, is_tenant_scoped
 from .database import installed_models
 
 
@@ -19,12 +19,16 @@ def tenant_models(app_configs: Any = None) -> list[Any]:
 
 @register()
 def check_tenant_models(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    """E021 and W020: generated DDL present; uniqueness never crosses tenants."""
+    """E021, W020 and W023: generated DDL present; uniqueness and references never cross
+    tenants."""
     from ..db.constraints import RowLevelSecurity
 
     messages: list[Any] = []
     for model in tenant_models(app_configs):
         opts = model._meta
+        messages += _unchecked_references(model)
+        if opts.parents or not opts.managed:
+            continue  # no generated DDL: E003 / W003 say why
         if not any(isinstance(c, RowLevelSecurity) for c in opts.constraints):
             messages.append(
                 Error(
@@ -48,17 +52,55 @@ def check_tenant_models(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             if isinstance(c, models.UniqueConstraint)
         ]
         for name, fields in unique_sets:
-            if "tenant" not in fields:
+            if TENANT_FIELD not in fields:
                 messages.append(
                     Warning(
                         f"{opts.label} has a unique constraint ({name}) without the tenant: "
                         "one tenant's value blocks, and so reveals, another tenant's.",
-                        hint="Use models.UniqueConstraint(fields=['tenant', ...], name=...) "
-                        "instead.",
+                        hint=_tenant_unique_hint(model, fields),
                         obj=model,
                         id="prodpatterns.W020",
                     )
                 )
+    return messages
+
+
+def _tenant_unique_hint(model: Any, fields: set[str]) -> str:
+    """The one fix for a unique set without the tenant; on a soft-deletable tenant model
+    it also counts only alive rows (so prodpatterns.W010/W012 do not point another way)."""
+    names = ", ".join(f'"{name}"' for name in [TENANT_FIELD, *sorted(fields)])
+    slug = "_".join(sorted(fields))
+    if is_soft_deletable(model):
+        name = f"{model._meta.app_label}_{model._meta.model_name}_{slug}_alive_uniq"
+        return (
+            f'Use alive_unique({names}, name="{name}") in Meta.constraints instead: unique '
+            "per tenant, counting alive rows only (django_prodpatterns.models.alive_unique)."
+        )
+    name = f"{model._meta.app_label}_{model._meta.model_name}_{slug}_uniq"
+    return f'Use models.UniqueConstraint(fields=[{names}], name="{name}") instead.'
+
+
+def _unchecked_references(model: Any) -> list[Any]:
+    """W023: a reference to another tenant model with ``db_constraint=False``."""
+    messages = []
+    for field in model._meta.local_fields:
+        if not (field.is_relation and (field.many_to_one or field.one_to_one)):
+            continue
+        if field.name == TENANT_FIELD or field.db_constraint:
+            continue
+        target = field.related_model
+        if isinstance(target, type) and is_tenant_scoped(target):
+            messages.append(
+                Warning(
+                    f"{model._meta.label}.{field.name} has db_constraint=False, so the "
+                    "database does not check that it points at a row of the same tenant "
+                    "(nor at any row).",
+                    hint="Remove db_constraint=False to get the (tenant, key) foreign key, "
+                    "or silence prodpatterns.W023 if the reference is checked elsewhere.",
+                    obj=field,
+                    id="prodpatterns.W023",
+                )
+            )
     return messages
 
 

@@ -37,10 +37,19 @@ IGNORED_COLUMNS = ("updated_at",)  # bookkeeping: a change of these alone is no 
 BOOKKEEPING = ("created_at", UPDATED_AT, VERSION, "deleted_at", "deletion_batch")
 
 
+def audit_label(model: type[models.Model] | models.Model) -> str:
+    """The label the triggers log a model's rows under: its concrete model's.
+
+    The triggers sit on the table, so a proxy's rows are logged as the concrete model's;
+    every lookup by model goes through this so that a proxy finds its history.
+    """
+    return model._meta.concrete_model._meta.label
+
+
 class AuditLogQuerySet(models.QuerySet):
     def for_object(self, obj: models.Model) -> AuditLogQuerySet:
-        """Entries of one row, newest first."""
-        return self.filter(model=obj._meta.label, object_pk=str(obj.pk)).order_by("-id")
+        """Entries of one row, newest first (a proxy instance finds its table's entries)."""
+        return self.filter(model=audit_label(obj), object_pk=str(obj.pk)).order_by("-id")
 
     def for_actor(self, user: Any) -> AuditLogQuerySet:
         return self.filter(actor_id=str(getattr(user, "pk", user))).order_by("-id")
@@ -183,7 +192,7 @@ def add_audit_triggers(sender: type[models.Model], **kwargs: Any) -> None:
     opts = sender._meta
     if not gets_generated_ddl(sender, AUDITED_MARKER):
         return
-    names = set(sender.audit_redact) | set(app_settings.AUDIT_REDACT_FIELDS)
+    names = set(sender.audit_redact) | set(app_settings.while_models_load("AUDIT_REDACT_FIELDS"))
     fields = {f.name: f for f in opts.concrete_fields}
     tenant = fields.get(TENANT_FIELD)
     _add_constraint(

@@ -133,13 +133,19 @@ def constraint_name(model: type[models.Model], suffix: str) -> str:
 
 
 def gets_generated_ddl(model: type[models.Model], marker: str) -> bool:
-    """True for a concrete, unswapped model class that sets ``marker`` and is not a
+    """True for a concrete, unswapped, managed model class that sets ``marker`` and is not a
     historical model built by migrations (module ``__fake__``, whose constraints come from
-    the migration state)."""
+    the migration state).
+
+    Multi-table inheritance and ``managed = False`` get nothing: the first is refused by
+    ``prodpatterns.E003`` (the pattern's columns would live in two tables), and for the
+    second migrations run no DDL at all, which ``prodpatterns.W003`` says.
+    """
     opts = model._meta
     return (
         bool(getattr(model, marker, False))
-        and not (opts.abstract or opts.proxy or opts.swapped)
+        and not (opts.abstract or opts.proxy or opts.swapped or opts.parents)
+        and opts.managed
         and model.__module__ != "__fake__"
     )
 
@@ -157,19 +163,42 @@ def is_tenant_model(model: Any) -> bool:
 
 
 def _tenant_key(model: Any, target: Any, field: Any) -> None:
-    if is_tenant_model(target):
+    """A reference between tenant models goes over (tenant, key) in the database.
+
+    ``db_constraint=False`` is the user's choice of no database constraint at all, and it
+    holds (``prodpatterns.W023`` says what it costs). A ``to_field`` reference needs a
+    unique (tenant, to_field) key on the target to point at, which is added there.
+    """
+    if not is_tenant_model(target) or not field.db_constraint:
+        return
+    target_field = field.target_field
+    if not target_field.primary_key:
         _add_constraint(
-            model,
-            TenantForeignKey(
-                name=constraint_name(model, f"{field.name}_tenant_fk"),
-                field=field.name,
-                tenant_field=TENANT_FIELD,
+            target,
+            models.UniqueConstraint(
+                fields=[TENANT_FIELD, target_field.name],
+                name=constraint_name(target, f"tenant_{target_field.name}_key"),
             ),
         )
+    _add_constraint(
+        model,
+        TenantForeignKey(
+            name=constraint_name(model, f"{field.name}_tenant_fk"),
+            field=field.name,
+            tenant_field=TENANT_FIELD,
+        ),
+    )
 
 
-def _tenant_link(model: Any, target: Any, field: Any) -> None:
-    if is_tenant_model(target) and field.remote_field.through._meta.auto_created:
+def _tenant_link(model: Any, target: Any, through: Any, field: Any) -> None:
+    """Row level security for a link table between tenant models that has no tenant column.
+
+    Runs once both the target and the ``through`` model are resolved (either may be named
+    by a string and defined later). A through model that is itself a tenant model has its
+    own policy; any other one (Django's auto-created table, or a plain model of the user's)
+    gets a policy that admits a link only when both ends are visible.
+    """
+    if is_tenant_model(target) and not is_tenant_scoped(through):
         _add_constraint(
             model,
             ThroughRowLevelSecurity(
@@ -204,7 +233,12 @@ def add_tenant_constraints(sender: type[models.Model], **kwargs: Any) -> None:
                 partial(_tenant_key, field=field), sender, field.remote_field.model
             )
     for field in opts.local_many_to_many:
-        lazy_related_operation(partial(_tenant_link, field=field), sender, field.remote_field.model)
+        lazy_related_operation(
+            partial(_tenant_link, field=field),
+            sender,
+            field.remote_field.model,
+            field.remote_field.through,
+        )
 
 
 class_prepared.connect(add_tenant_constraints, dispatch_uid="prodpatterns.tenant_constraints")
