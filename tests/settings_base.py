@@ -15,6 +15,7 @@ INSTALLED_APPS = [
     "tests.testapp",
     "tests.composed",
     "tests.lintapp",
+    "tests.zoo",
 ]
 
 MIDDLEWARE = [

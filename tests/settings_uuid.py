@@ -9,7 +9,9 @@ from tests.settings import *  # noqa: F403
 from tests.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [
-    app for app in INSTALLED_APPS if app not in ("tests.testapp", "tests.composed", "tests.lintapp")
+    app
+    for app in INSTALLED_APPS
+    if app not in ("tests.testapp", "tests.composed", "tests.lintapp", "tests.zoo")
 ] + ["tests.uuidtenants"]
 PRODPATTERNS_TENANT_MODEL = "uuidtenants.Organization"
 ROOT_URLCONF = "tests.urls_uuid"

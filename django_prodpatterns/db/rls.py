@@ -11,7 +11,6 @@ from typing import Any
 
 from django.apps import apps
 
-from ..markers import is_tenant_scoped
 from .constraints import TENANT_SETTING, RowLevelSecurity, ThroughRowLevelSecurity
 
 
@@ -27,7 +26,7 @@ def expected_policies() -> list[ExpectedPolicy]:
     """One entry per table the installed tenant models protect."""
     expected = []
     for model in apps.get_models():
-        if not is_tenant_scoped(model) or model._meta.proxy:
+        if model._meta.proxy:
             continue
         for constraint in model._meta.constraints:
             if isinstance(constraint, RowLevelSecurity):

@@ -120,7 +120,10 @@ class AuditLog(models.Model):
     def field_values(self) -> dict[str, Any]:
         """The snapshot as ``{attname: python value}``, skipping redacted columns."""
         model = self.model_class()
-        columns = {f.column: f for f in model._meta.concrete_fields}
+        # A generated column is computed by the database and cannot be written back.
+        columns = {
+            f.column: f for f in model._meta.concrete_fields if not getattr(f, "generated", False)
+        }
         values = {}
         for column, value in (self.snapshot or {}).items():
             field = columns.get(column)

@@ -191,14 +191,20 @@ def _tenant_key(model: Any, target: Any, field: Any) -> None:
 
 
 def _tenant_link(model: Any, target: Any, through: Any, field: Any) -> None:
-    """Row level security for a link table between tenant models that has no tenant column.
+    """Row level security for a link table with a tenant model at either end and no tenant
+    column of its own.
 
     Runs once both the target and the ``through`` model are resolved (either may be named
     by a string and defined later). A through model that is itself a tenant model has its
     own policy; any other one (Django's auto-created table, or a plain model of the user's)
-    gets a policy that admits a link only when both ends are visible.
+    gets a policy that admits a link only when both ends are visible, so a link to another
+    tenant's row (or its id) never shows, whichever end is the tenant model.
     """
-    if is_tenant_model(target) and not is_tenant_scoped(through):
+    if (
+        (is_tenant_model(model) or is_tenant_model(target))
+        and not is_tenant_scoped(through)
+        and through._meta.managed
+    ):
         _add_constraint(
             model,
             ThroughRowLevelSecurity(
@@ -232,6 +238,16 @@ def add_tenant_constraints(sender: type[models.Model], **kwargs: Any) -> None:
             lazy_related_operation(
                 partial(_tenant_key, field=field), sender, field.remote_field.model
             )
+
+
+def add_link_policies(sender: type[models.Model], **kwargs: Any) -> None:
+    """class_prepared: many-to-many link tables that touch a tenant model get a policy,
+    whether the model declaring the field is a tenant model or a plain one."""
+    opts = sender._meta
+    if opts.abstract or opts.proxy or opts.swapped or not opts.managed:
+        return
+    if sender.__module__ == "__fake__":
+        return
     for field in opts.local_many_to_many:
         lazy_related_operation(
             partial(_tenant_link, field=field),
@@ -242,3 +258,4 @@ def add_tenant_constraints(sender: type[models.Model], **kwargs: Any) -> None:
 
 
 class_prepared.connect(add_tenant_constraints, dispatch_uid="prodpatterns.tenant_constraints")
+class_prepared.connect(add_link_policies, dispatch_uid="prodpatterns.link_policies")
