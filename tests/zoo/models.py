@@ -136,6 +136,12 @@ class Node(TenantBaseModel):
     name = models.CharField(max_length=50)
 
 
+class NodeLock(TenantBaseModel):
+    """PROTECTs a node of the tree: a guard on a cyclic cascade graph."""
+
+    node = models.ForeignKey(Node, models.PROTECT, related_name="locks")
+
+
 class ShelfLabel(TenantBaseModel):
     """A one-to-one as the primary key."""
 
