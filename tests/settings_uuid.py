@@ -1,7 +1,7 @@
 """The test settings with a project-owned, UUID-keyed tenant model.
 
 Only ``tests.uuidtenants`` is installed besides the app: the main test apps' migrations
-point at the default tenant model. ``tests/test_uuid_tenant.py`` runs
+point at the default tenant model. ``tests/test_swapped_tenants.py`` runs
 ``tests/uuidtenants/leaks.py`` with these settings.
 """
 

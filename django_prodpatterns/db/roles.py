@@ -17,6 +17,8 @@ from typing import Any
 from psycopg import errors
 from psycopg import sql as pgsql
 
+ROLE_LOCK = "prodpatterns.roles"  # advisory lock key: one role change at a time
+
 
 @dataclass(frozen=True)
 class Role:
@@ -42,18 +44,17 @@ def ensure_role(conn: Any, role: Role) -> None:
     """Create ``role`` (or bring it in line): LOGIN, NOSUPERUSER, NOCREATEROLE.
 
     BYPASSRLS only for a role that says so (the cross-tenant role; granting it needs a
-    superuser). Safe to run concurrently with another process doing the same.
+    superuser). Safe to run concurrently with another process doing the same: two
+    ``ALTER ROLE`` of one role at once fail in PostgreSQL ("tuple concurrently updated"),
+    so callers take turns under a transaction-scoped advisory lock.
     """
     options = role.options_sql()
     name = pgsql.Identifier(role.name)
-    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role.name]).fetchone()
-    if not exists:
-        try:
-            conn.execute(pgsql.SQL("CREATE ROLE {} {}").format(name, options))
-            return
-        except (errors.DuplicateObject, errors.UniqueViolation):
-            pass  # another process created it first
-    conn.execute(pgsql.SQL("ALTER ROLE {} {}").format(name, options))
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [ROLE_LOCK])
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role.name]).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(pgsql.SQL(verb + " ROLE {} {}").format(name, options))
 
 
 def grant_statements(

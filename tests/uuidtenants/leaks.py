@@ -1,4 +1,4 @@
-"""Leak tests for a UUID-keyed tenant model; run by tests/test_uuid_tenant.py in a child
+"""Leak tests for a UUID-keyed tenant model; run by tests/test_swapped_tenants.py in a child
 pytest with tests/settings_uuid.py (the file name keeps the main run from collecting it)."""
 
 import pytest

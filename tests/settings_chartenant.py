@@ -1,0 +1,24 @@
+"""The test settings with a project-owned tenant model keyed by a natural text key (a slug).
+
+Only ``tests.chartenants`` is installed besides the app: the main test apps' migrations
+point at the default tenant model. ``tests/test_swapped_tenants.py`` runs
+``tests/chartenants/swapped.py`` with these settings.
+"""
+
+from tests.settings import *  # noqa: F403
+from tests.settings import INSTALLED_APPS
+
+# Django's and this app's, none of the other test apps (and none added to them later).
+INSTALLED_APPS = [app for app in INSTALLED_APPS if not app.startswith("tests.")] + [
+    "tests.chartenants"
+]
+PRODPATTERNS_TENANT_MODEL = "chartenants.Workspace"
+ROOT_URLCONF = "tests.urls_uuid"  # no URLs; imports nothing from the other test apps
+
+# Its own test database: with DATABASE_URL the parent run's test database is in use.
+DATABASES = {
+    alias: {**entry, "TEST": {**entry.get("TEST", {}), "NAME": "test_prodpatterns_chartenant"}}
+    if alias == "default"
+    else entry
+    for alias, entry in DATABASES.items()  # noqa: F405
+}
