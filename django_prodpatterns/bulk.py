@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connections, models, router, transaction
+from django.db.models.expressions import DatabaseDefault
 from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
@@ -99,6 +100,15 @@ class _ConflictTarget:
     where: str
 
 
+def _left_to_database(field: Any, given: list[dict[str, Any]]) -> bool:
+    """True for a column with a database default (and no Python one) that no row gives."""
+    return (
+        field.db_default is not NOT_PROVIDED
+        and field.default is NOT_PROVIDED
+        and not any(field.attname in values for values in given)
+    )
+
+
 class _Batch:
     """The rows of one call, checked and converted, and the SQL around them."""
 
@@ -108,20 +118,24 @@ class _Batch:
         self.quote = self.connection.ops.quote_name
         self.table = self.quote(model._meta.db_table)
         pk = model._meta.pk
-        self.fields = [
+        fields = [
             f
             for f in model._meta.concrete_fields
             if not (f is pk and isinstance(f, models.AutoField)) and not f.generated
         ]
-        self.columns = ", ".join(self.quote(f.column) for f in self.fields)
         self.now = timezone.now()
         self.tenant = current_tenant_pk(model) if is_tenant_scoped(model) else None
         # Field lookups by name and attname, and the defaults prepared once per call (a
         # callable default, such as uuid4, is called per row): the per-row work is then
         # a dict lookup and one conversion per given value.
-        self.by_key = {f.name: f for f in self.fields} | {f.attname: f for f in self.fields}
+        self.by_key = {f.name: f for f in fields} | {f.attname: f for f in fields}
+        given = [self._as_dict(index, row) for index, row in enumerate(rows)]
+        # A column with a database default that no row gives is left out of the INSERT,
+        # so PostgreSQL fills it in (db_default=Now() included).
+        self.fields = [f for f in fields if not _left_to_database(f, given)]
+        self.columns = ", ".join(self.quote(f.column) for f in self.fields)
         self.static = {f.attname: self._static_default(f) for f in self.fields}
-        self.rows = [self._convert(index, row) for index, row in enumerate(rows)]
+        self.rows = [self._convert(index, values) for index, values in enumerate(given)]
 
     # --- checking the input -----------------------------------------------------------
 
@@ -136,7 +150,8 @@ class _Batch:
 
     def _as_dict(self, index: int, row: Any) -> dict[str, Any]:
         if isinstance(row, self.model):
-            return {f.attname: getattr(row, f.attname) for f in self.fields}
+            values = {f.attname: getattr(row, f.attname) for f in self.by_key.values()}
+            return {k: v for k, v in values.items() if not isinstance(v, DatabaseDefault)}
         if not isinstance(row, dict):
             raise BulkWriteError(f"Row {index}: expected a dict or a {self.model.__name__}.", index)
         values = {}
@@ -151,8 +166,7 @@ class _Batch:
             values[field.attname] = value
         return values
 
-    def _convert(self, index: int, row: Any) -> tuple[Any, ...]:
-        values = self._as_dict(index, row)
+    def _convert(self, index: int, values: dict[str, Any]) -> tuple[Any, ...]:
         if self.tenant is not None:
             given = values.get(f"{TENANT_FIELD}_id")
             if given is not None and str(given) != str(self.tenant):
@@ -169,9 +183,24 @@ class _Batch:
                 converted.append(value)
             elif field.default is not NOT_PROVIDED:
                 converted.append(self._prepare(index, field, field.get_default()))
+            elif field.db_default is not NOT_PROVIDED:
+                converted.append(self._database_default(index, field))
             else:
                 raise BulkWriteError(f"Row {index}: {field.name} is required.", index)
         return tuple(converted)
+
+    def _database_default(self, index: int, field: Any) -> Any:
+        """A row without a value other rows give: the ``db_default`` when it is a constant."""
+        default = field.db_default  # a plain value, or an expression
+        if isinstance(default, models.Value):
+            default = default.value
+        if not hasattr(default, "resolve_expression"):
+            return self._prepare(index, field, default)
+        raise BulkWriteError(
+            f"Row {index}: {field.name} is left to its database default, which is computed "
+            "by the database, while other rows give a value: give it in every row or in none.",
+            index,
+        )
 
     def _prepare(self, index: int, field: Any, value: Any) -> Any:
         try:
