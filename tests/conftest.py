@@ -51,3 +51,24 @@ def fails(capsys, monkeypatch):
         return excinfo.value.code, capsys.readouterr().err.strip()
 
     return run_failing
+
+
+# The optional settings that some tests are about. tests/settings_bare.py sets none of them,
+# so a test that needs one requests it here; the rest run on the defaults.
+
+
+@pytest.fixture
+def member_tenant(settings):
+    """``PRODPATTERNS["TENANT_USER_ATTRIBUTE"] = "member.tenant"``, as tests/settings.py has.
+
+    For requests from users given a tenant through ``tests.testapp.models.Member``: the
+    default (``"tenant"``) reads ``user.tenant``, which Django's ``User`` does not have.
+    """
+    settings.PRODPATTERNS = {**settings.PRODPATTERNS, "TENANT_USER_ATTRIBUTE": "member.tenant"}
+
+
+@pytest.fixture
+def cross_tenant_alias(settings):
+    """``PRODPATTERNS["ADMIN_DATABASE"] = "cross_tenant"`` (the BYPASSRLS alias), as
+    tests/settings.py has; the default (None) allows no cross-tenant access."""
+    settings.PRODPATTERNS = {**settings.PRODPATTERNS, "ADMIN_DATABASE": "cross_tenant"}

@@ -38,7 +38,8 @@ def editor(client_class, name, tenant):
 
 
 @pytest.fixture
-def alice_and_bob(client_class, tenant_pair):
+def alice_and_bob(client_class, tenant_pair, member_tenant):
+    """Two staff users of tenant A, members through ``Member`` (TENANT_USER_ATTRIBUTE)."""
     a, _ = tenant_pair
     return editor(client_class, "alice", a), editor(client_class, "bob", a)
 

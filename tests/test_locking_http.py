@@ -51,7 +51,7 @@ def test_if_match_412_and_428(client, headers):
 
 @pytest.mark.django_db(transaction=True, databases=["default", "app"])
 @pytest.mark.parametrize("headers", [JSON, HTML], ids=["json", "html"])
-def test_another_tenants_row_is_a_404_never_a_409(tenant_pair, headers):
+def test_another_tenants_row_is_a_404_never_a_409(tenant_pair, member_tenant, headers):
     a, b = tenant_pair
     with tenant_context(b):
         foreign = Project.objects.using("app").create(name="b's", code="b")

@@ -14,8 +14,11 @@ pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP])
 
 
 @pytest.fixture
-def two_tenants(tenant_pair):
-    """Tenants A and B, a user in each, and one project per tenant (written as the app role)."""
+def two_tenants(tenant_pair, member_tenant):
+    """Tenants A and B, a user in each, and one project per tenant (written as the app role).
+
+    Users are members through ``Member``, so TENANT_USER_ATTRIBUTE is "member.tenant".
+    """
     users = []
     for tenant, name in zip(tenant_pair, ("alpha", "beta"), strict=True):
         user = User.objects.create_user(f"user-{name}")

@@ -130,7 +130,7 @@ def test_many_to_many_links_stay_inside_a_tenant(tenant_pair, projects):
                 Label._base_manager.using(APP).all().delete()
 
 
-def test_cross_tenant_access_only_through_its_alias(tenant_pair, projects):
+def test_cross_tenant_access_only_through_its_alias(tenant_pair, projects, cross_tenant_alias):
     assert Project.objects.cross_tenant().count() == 2
     assert Project.objects.cross_tenant().db == "cross_tenant"
     with override_settings(PRODPATTERNS={}), pytest.raises(ImproperlyConfigured):

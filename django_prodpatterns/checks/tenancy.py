@@ -141,7 +141,12 @@ def check_forced_rls(
     if not databases:
         return []
     messages = []
-    tables = {m._meta.db_table: m for m in tenant_models(app_configs)}
+    # Unmanaged and multi-table-inheritance models get no generated DDL: W003 and E003.
+    tables = {
+        m._meta.db_table: m
+        for m in tenant_models(app_configs)
+        if m._meta.managed and not m._meta.parents
+    }
     for alias in databases:
         connection = connections[alias]
         if connection.vendor != "postgresql" or not tables:
