@@ -190,3 +190,21 @@ def test_a_typo_in_prodpatterns_is_e002_from_check_not_a_traceback_at_import():
     assert "prodpatterns.E002" in result.stderr
     assert "OWNER_DATBASE" in result.stderr
     assert "AUDIT_REDACT_FIELDS" in result.stderr
+
+
+@pytest.mark.parametrize("app_label", ["menagerie", "testapp", "prodpatterns"])
+def test_committed_migrations_match_the_models(app_label):
+    """The generated DDL is migration state: a change to what the models generate (a
+    tenant key dropped or added, a policy renamed) shows up here as a pending migration,
+    in pytest as well as in makemigrations --check."""
+    from django.apps import apps
+    from django.db.migrations.autodetector import MigrationAutodetector
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.state import ProjectState
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    changes = MigrationAutodetector(loader.project_state(), ProjectState.from_apps(apps)).changes(
+        graph=loader.graph, trim_to_apps={app_label}, convert_apps={app_label}
+    )
+    pending = [op.describe() for m in changes.get(app_label, []) for op in m.operations]
+    assert pending == []
