@@ -2,6 +2,7 @@
 blocking query, is retried, and succeeds once the lock is gone."""
 
 import threading
+import time
 
 import psycopg
 import pytest
@@ -49,28 +50,36 @@ def long_transaction():
 
 
 def test_a_blocked_migration_times_out_reports_retries_and_succeeds(
-    back_at_0001, long_transaction, capsys
+    back_at_0001, long_transaction, capsys, monkeypatch
 ):
-    timer = threading.Timer(1.0, long_transaction)  # the report finishes after a while
-    timer.start()
-    try:
-        call_command(
-            "migrate",
-            "lintapp",
-            "0002",
-            database="default",
-            lock_timeout="200ms",
-            retries=5,
-            retry_backoff=0.2,
-            verbosity=0,
-        )
-    finally:
-        timer.cancel()
+    """The report finishes during the second back-off, whatever the machine's load: the
+    release is tied to the retries, not to a timer."""
+    real_sleep = time.sleep
+    backoffs = []
+
+    def sleep_then_maybe_release(delay):
+        backoffs.append(delay)
+        if len(backoffs) == 2:
+            long_transaction()
+        real_sleep(delay)
+
+    monkeypatch.setattr(time, "sleep", sleep_then_maybe_release)
+    call_command(
+        "migrate",
+        "lintapp",
+        "0002",
+        database="default",
+        lock_timeout="200ms",
+        retries=5,
+        retry_backoff=0.2,
+        verbosity=0,
+    )
     err = capsys.readouterr().err
     assert "lintapp.0002_dangerous waited more than 200ms for a lock (attempt 1 of 6)" in err
     assert "Blocked by:" in err and "(nightly-report)" in err
     assert REPORT_QUERY in err
     assert "Retrying in 0.2 s." in err and "Retrying in 0.4 s." in err
+    assert backoffs == [0.2, 0.4]
     assert applied("0002_dangerous")
 
 

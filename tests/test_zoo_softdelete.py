@@ -140,6 +140,8 @@ def test_a_soft_deleted_through_row_hides_its_link_everywhere(tenant):
         "kept"
     ]
     assert not zoo.Order.objects.filter(tags__name="dropped").exists()
+    assert list(zoo.Order.objects.exclude(tags__name="dropped")) == [order]
+    assert list(zoo.Order.objects.exclude(tags__name="kept")) == []
     prefetched = zoo.Order.objects.prefetch_related("tags").get(pk=order.pk)
     assert [t.name for t in prefetched.tags.all()] == ["kept"]
     reverse = zoo.Tag.objects.prefetch_related("orders").get(pk=dropped.pk)

@@ -105,6 +105,10 @@ class _Policy(_SQLConstraint):
             f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY",
         ]
 
+    def rename_statements(self, model: Any, schema_editor: Any, new_name: str) -> list[str]:
+        table, policy, _ = self._parts(model, schema_editor)
+        return [f"ALTER POLICY {policy} ON {table} RENAME TO {schema_editor.quote_name(new_name)}"]
+
 
 class RowLevelSecurity(_Policy):
     """ENABLE and FORCE row level security, and one fail-closed tenant policy.
@@ -182,6 +186,13 @@ class TenantForeignKey(_SQLConstraint):
         return [
             f"ALTER TABLE {quote(model._meta.db_table)} DROP CONSTRAINT IF EXISTS"
             f" {quote(self.name)}"
+        ]
+
+    def rename_statements(self, model: Any, schema_editor: Any, new_name: str) -> list[str]:
+        quote = schema_editor.quote_name
+        return [
+            f"ALTER TABLE {quote(model._meta.db_table)} RENAME CONSTRAINT {quote(self.name)}"
+            f" TO {quote(new_name)}"
         ]
 
     def validate(self, model: Any, instance: Any, exclude: Any = None, using: Any = None) -> None:

@@ -9,8 +9,8 @@ clause (as ``GenericRelation`` adds its content type there). The through model's
 foreign keys are left alone, so ``OrderTag.all_objects.filter(order=...)`` still sees
 every row.
 
-Limits: ``exclude()`` across the many-to-many (``exclude(tags__name=...)``) trims that
-join into a subquery and counts deleted links; filter on the through model there.
+``exclude(tags__name=...)``, which Django turns into a subquery on the through table,
+gets the same condition there.
 """
 
 from __future__ import annotations
@@ -39,10 +39,15 @@ class AliveThroughJoin:
 
     def get_extra_restriction(self, alias: str, related_alias: str) -> Any:
         # Join.as_sql passes the joined table's alias first: here, the through table.
-        deleted_at = self.rel.related_model._meta.get_field(DELETED_AT)
-        alive = deleted_at.get_lookup("isnull")(deleted_at.get_col(alias), True)
-        own = self.rel.get_extra_restriction(alias, related_alias)
-        return alive if own is None else WhereNode([own, alive], connector=AND)
+        return _with_alive(
+            self.rel.related_model, alias, self.rel.get_extra_restriction(alias, related_alias)
+        )
+
+    @property
+    def field(self) -> Any:
+        """The through model's foreign key, as ``exclude()`` reaches it when it turns the
+        join into a subquery on the through table (``Query.trim_start``)."""
+        return AliveThroughField(self.rel.field)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, AliveThroughJoin) and other.rel == self.rel
@@ -52,6 +57,31 @@ class AliveThroughJoin:
 
     def __reduce__(self) -> tuple[Any, tuple[Any]]:
         return AliveThroughJoin, (self.rel,)
+
+
+class AliveThroughField:
+    """The through model's foreign key, adding the alive condition where ``exclude()``
+    asks the field itself for the through table's extra condition."""
+
+    def __init__(self, wrapped: Any) -> None:
+        self.wrapped = wrapped
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "wrapped":
+            raise AttributeError(name)
+        return getattr(self.wrapped, name)
+
+    def get_extra_restriction(self, alias: str | None, related_alias: str) -> Any:
+        # The field's own model (the through table) is the related alias here.
+        own = self.wrapped.get_extra_restriction(alias, related_alias)
+        return _with_alive(self.wrapped.model, related_alias, own)
+
+
+def _with_alive(through: Any, alias: str, own: Any) -> Any:
+    """``own`` (or nothing) and ``<alias>.deleted_at IS NULL``."""
+    deleted_at = through._meta.get_field(DELETED_AT)
+    alive = deleted_at.get_lookup("isnull")(deleted_at.get_col(alias), True)
+    return alive if own is None else WhereNode([own, alive], connector=AND)
 
 
 class AliveLinksMixin:

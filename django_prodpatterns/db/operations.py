@@ -1,0 +1,98 @@
+"""Migration operations the app's ``makemigrations`` writes for its generated DDL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.migrations.operations.base import Operation, OperationCategory
+
+
+class RenameGeneratedConstraint(Operation):
+    """Rename a constraint whose definition stays the same (a key, a policy, a tenant key).
+
+    The generated DDL is named after the model, so renaming a model renames it. Dropping
+    and re-creating would rebuild the (tenant, pk) key's index and fail outright while the
+    composite foreign keys of other tables depend on it; ``ALTER ... RENAME`` keeps the
+    object, its index and everything that depends on it.
+    """
+
+    reduces_to_sql = True
+    reversible = True
+    category = OperationCategory.ALTERATION
+
+    def __init__(self, model_name: str, old_name: str, new_name: str) -> None:
+        self.model_name = model_name
+        self.old_name = old_name
+        self.new_name = new_name
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        kwargs = {"model_name": self.model_name, "old_name": self.old_name}
+        return self.__class__.__name__, [], {**kwargs, "new_name": self.new_name}
+
+    @property
+    def model_name_lower(self) -> str:
+        return self.model_name.lower()
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        self._rename_in_state(app_label, state, self.old_name, self.new_name)
+
+    def _rename_in_state(self, app_label: str, state: Any, old: str, new: str) -> None:
+        model_state = state.models[app_label, self.model_name_lower]
+        renamed = []
+        for constraint in model_state.options["constraints"]:
+            if constraint.name == old:
+                _, args, kwargs = constraint.deconstruct()
+                constraint = type(constraint)(*args, **{**kwargs, "name": new})
+            renamed.append(constraint)
+        model_state.options["constraints"] = renamed
+        state.reload_model(app_label, self.model_name_lower, delay=True)
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        self._rename_in_database(app_label, schema_editor, from_state, self.old_name, self.new_name)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        self._rename_in_database(app_label, schema_editor, from_state, self.new_name, self.old_name)
+
+    def _rename_in_database(
+        self, app_label: str, schema_editor: Any, state: Any, old: str, new: str
+    ) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        model = state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        constraint = next(c for c in model._meta.constraints if c.name == old)
+        if hasattr(constraint, "rename_statements"):
+            statements = constraint.rename_statements(model, schema_editor, new)
+        else:  # a plain constraint of the table (the generated UNIQUE (tenant, key))
+            quote = schema_editor.quote_name
+            statements = [
+                f"ALTER TABLE {quote(model._meta.db_table)} RENAME CONSTRAINT"
+                f" {quote(old)} TO {quote(new)}"
+            ]
+        for statement in statements:
+            schema_editor.execute(statement)
+
+    def describe(self) -> str:
+        return f"Rename constraint {self.old_name} on {self.model_name} to {self.new_name}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"rename_{self.old_name.lower()}_{self.new_name.lower()}"[:60]
+
+
+def renameable(removed: Any, added: Any) -> bool:
+    """True when ``added`` is ``removed`` under another name (and a rename is enough)."""
+    if type(removed) is not type(added):
+        return False
+    if not isinstance(added, models.UniqueConstraint) and not hasattr(added, "rename_statements"):
+        return False
+    _, old_args, old_kwargs = removed.deconstruct()
+    _, new_args, new_kwargs = added.deconstruct()
+    old_kwargs.pop("name"), new_kwargs.pop("name")
+    return old_args == new_args and old_kwargs == new_kwargs

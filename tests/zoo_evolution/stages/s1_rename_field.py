@@ -1,0 +1,28 @@
+"""Step 1: the tenant foreign key ``Part.supplier`` is renamed ``Part.maker``."""
+
+from django.db import models
+
+from django_prodpatterns.models import TenantBaseModel
+
+
+class Supplier(TenantBaseModel):
+    name = models.CharField(max_length=50)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Label(TenantBaseModel):
+    name = models.CharField(max_length=50)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Part(TenantBaseModel):
+    name = models.CharField(max_length=50)
+    maker = models.ForeignKey(Supplier, models.CASCADE, related_name="parts")
+    labels = models.ManyToManyField(Label, blank=True, related_name="parts")
+
+    def __str__(self) -> str:
+        return self.name

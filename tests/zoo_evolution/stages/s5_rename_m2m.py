@@ -1,0 +1,28 @@
+"""Step 0 then this: the many-to-many ``Part.labels`` is renamed ``Part.tags``."""
+
+from django.db import models
+
+from django_prodpatterns.models import TenantBaseModel
+
+
+class Supplier(TenantBaseModel):
+    name = models.CharField(max_length=50)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Label(TenantBaseModel):
+    name = models.CharField(max_length=50)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Part(TenantBaseModel):
+    name = models.CharField(max_length=50)
+    supplier = models.ForeignKey(Supplier, models.CASCADE, related_name="parts")
+    tags = models.ManyToManyField(Label, blank=True, related_name="parts")
+
+    def __str__(self) -> str:
+        return self.name
