@@ -64,3 +64,5 @@ SILENCED_SYSTEM_CHECKS = [
     "prodpatterns.W020",
     "prodpatterns.W023",
 ]
+
+DATABASE_ROUTERS = ["tests.routers.MigrateDefaultOnly"]
