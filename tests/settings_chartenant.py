@@ -2,7 +2,7 @@
 
 Only ``tests.chartenants`` is installed besides the app: the main test apps' migrations
 point at the default tenant model. ``tests/test_swapped_tenants.py`` runs
-``tests/chartenants/swapped.py`` with these settings.
+``tests/swapped_tenant_checks.py`` with these settings.
 """
 
 from tests.settings import *  # noqa: F403

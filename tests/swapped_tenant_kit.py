@@ -1,9 +1,10 @@
 """The checks every project-owned tenant model must pass, whatever its key.
 
-``tests/inttenants/swapped.py`` and ``tests/chartenants/swapped.py`` describe their models
-as a :class:`Shape` and call these from their tests. Each runs in a child pytest with its
-own settings (``PRODPATTERNS_TENANT_MODEL`` is process-wide), started by
-``tests/test_swapped_tenants.py``; the file names keep the main run from collecting them.
+``tests/inttenants/shape.py`` and ``tests/chartenants/shape.py`` describe their models as
+a :class:`Shape`; ``tests/swapped_tenant_checks.py`` runs these for the one in force. Each
+runs in a child pytest with its own settings (``PRODPATTERNS_TENANT_MODEL`` is
+process-wide), started by ``tests/test_swapped_tenants.py``; the file names keep the main
+run from collecting them.
 
 Everything runs through the ``app`` alias, the application role, so row level security
 applies; the owner alias (``default``) only creates the test database and the actor.
@@ -38,6 +39,7 @@ class Shape:
 
     tenant_model: type[models.Model]
     tenant_key_type: str  # PostgreSQL's format_type() of the tenant's primary key column
+    python_key_type: type  # the Python type of a tenant's pk
     parent: type[models.Model]
     child: type[models.Model]
     target: type[models.Model]

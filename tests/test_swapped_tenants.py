@@ -19,8 +19,8 @@ import pytest
 from tests.childrun import run_pytest
 
 SHAPES = [
-    pytest.param("tests.settings_inttenant", "tests/inttenants/swapped.py", 7, id="integer"),
-    pytest.param("tests.settings_chartenant", "tests/chartenants/swapped.py", 7, id="slug"),
+    pytest.param("tests.settings_inttenant", "tests/swapped_tenant_checks.py", 7, id="integer"),
+    pytest.param("tests.settings_chartenant", "tests/swapped_tenant_checks.py", 7, id="slug"),
     pytest.param("tests.settings_uuid", "tests/uuidtenants/leaks.py", 3, id="uuid"),
 ]
 
