@@ -296,6 +296,10 @@ def check_protected_before(model: type[models.Model], roots: models.QuerySet, us
     guard = _guard(model)
     if guard is None:
         return True
+    if any(_hard_deleted(edge.child) for edge in guard.edges if edge.on_delete is models.RESTRICT):
+        # Whether such a row goes in the same operation (and so gives way) depends on
+        # Django's own delete of the plain children; the check after marking sees it.
+        return False
     model = model._meta.concrete_model
     sets: dict[type[models.Model], list[models.QuerySet]] = {
         model: [_base(model, using).filter(pk__in=roots)]
@@ -338,6 +342,13 @@ def check_protected_before(model: type[models.Model], roots: models.QuerySet, us
             rows = rows.exclude(reduce(or_, [Q(pk__in=s.values("pk")) for s in sets[edge.child]]))
         _raise_protected(edge, parent, list(rows[:MAX_REPORTED]))
     return True
+
+
+def _hard_deleted(model: type[models.Model]) -> bool:
+    """A plain model whose rows a soft delete removes for real (SOFT_DELETE_PLAIN_CHILDREN)."""
+    if is_soft_deletable(model):
+        return False
+    return app_settings.SOFT_DELETE_PLAIN_CHILDREN.get(model._meta.label) == "hard"
 
 
 def _raise_protected(edge: Edge, parent: type[models.Model], found: list[Any]) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils.module_loading import import_string
 
@@ -150,8 +151,12 @@ def _problem(request: HttpRequest, status: int, title: str, detail: str, **extra
     if _wants_html(request):
         context = {"status": status, "title": title, "detail": detail, **extra}
         context.setdefault("current_version", None)
-        page = render_to_string("prodpatterns/problem.html", context, request=request)
-        return HttpResponse(page, status=status, content_type="text/html; charset=utf-8")
+        try:
+            page = render_to_string("prodpatterns/problem.html", context, request=request)
+        except TemplateDoesNotExist:  # an API-only project without template engines
+            page = None
+        if page is not None:
+            return HttpResponse(page, status=status, content_type="text/html; charset=utf-8")
     return HttpResponse(
         f"{title}\n\n{detail}\n", status=status, content_type="text/plain; charset=utf-8"
     )

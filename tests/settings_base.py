@@ -58,10 +58,8 @@ PRODPATTERNS = {
 SILENCED_SYSTEM_CHECKS = [
     "prodpatterns.W011",
     # The model zoo (tests/zoo) has these shapes on purpose and tests their checks directly:
-    # a to_field target (unique on its own, W020), db_constraint=False (W023), managed =
-    # False (W003).
+    # db_constraint=False (W023) and managed = False (W003).
     "prodpatterns.W003",
-    "prodpatterns.W020",
     "prodpatterns.W023",
 ]
 

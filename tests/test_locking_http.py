@@ -65,3 +65,15 @@ def test_another_tenants_row_is_a_404_never_a_409(tenant_pair, member_tenant, he
     finally:
         with tenant_context(b):
             Project.objects.using("app").all().delete()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_project_without_templates_still_answers_a_browser_409(client, settings):
+    """An API-only project has no template engine: the page falls back to plain text."""
+    settings.TEMPLATES = []
+    row = Counter.objects.create()
+    client.post(f"/counter/{row.pk}/")
+    response = client.post(f"/counter/{row.pk}/", {"version": "1"}, headers=HTML)
+    assert response.status_code == 409
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content.decode().startswith("Conflict")

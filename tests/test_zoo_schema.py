@@ -134,11 +134,29 @@ def test_db_constraint_false_between_tenant_models_is_warned():
     assert [m.obj for m in flagged] == [zoo.Crate._meta.get_field("loose")]
 
 
-def test_a_unique_field_on_a_soft_deletable_tenant_model_gets_one_combined_hint():
+def test_a_to_field_target_is_not_told_to_drop_the_uniqueness_django_requires():
     messages = checks.check_tenant_models() + checks.check_soft_delete_uniqueness()
-    about_aisle = [m for m in messages if m.obj is zoo.Aisle]
-    assert [m.id for m in about_aisle] == ["prodpatterns.W020"]
-    assert 'alive_unique("tenant", "code", name=' in about_aisle[0].hint
+    assert [m.id for m in messages if m.obj is zoo.Aisle] == []
+
+
+@isolate_apps("tests.zoo")
+def test_a_unique_field_on_a_soft_deletable_tenant_model_gets_one_combined_hint():
+    from django_prodpatterns.models import TenantBaseModel
+
+    class Coupon(TenantBaseModel):
+        code = models.CharField(max_length=10, unique=True)
+
+        class Meta:
+            app_label = "menagerie"
+
+    config = type("Config", (), {"get_models": lambda self: [Coupon]})()
+    messages = checks.check_tenant_models(
+        app_configs=[config]
+    ) + checks.check_soft_delete_uniqueness(app_configs=[config])
+    assert [m.id for m in messages] == ["prodpatterns.W020"]
+    assert 'alive_unique("tenant", "code", name="menagerie_coupon_code_alive_uniq")' in (
+        messages[0].hint
+    )
 
 
 @isolate_apps("tests.zoo")

@@ -40,10 +40,13 @@ def check_tenant_models(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                     id="prodpatterns.E021",
                 )
             )
+        # A to_field target must be unique on its own (Django's fields.E311), so W020's fix
+        # does not apply to it; its (tenant, field) key is generated for the reference.
+        targets = _to_field_targets(model)
         unique_sets = [
             (f"{f.name} (unique=True)", {f.name})
             for f in opts.local_concrete_fields
-            if f.unique and not f.primary_key
+            if f.unique and not f.primary_key and f.name not in targets
         ]
         unique_sets += [(", ".join(t), set(t)) for t in opts.unique_together]
         unique_sets += [
@@ -63,6 +66,18 @@ def check_tenant_models(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                     )
                 )
     return messages
+
+
+def _to_field_targets(model: Any) -> set[str]:
+    """Names of ``model``'s fields that a foreign key references by ``to_field``."""
+    from ..relations import reverse_relations
+
+    return {
+        rel.field.target_field.name
+        for rel in reverse_relations(model)
+        if rel.field.many_to_one or rel.field.one_to_one
+        if not rel.field.target_field.primary_key
+    }
 
 
 def _tenant_unique_hint(model: Any, fields: set[str]) -> str:

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
 from django.db.migrations import operations
 from django.db.migrations.autodetector import MigrationAutodetector
 
+from ..markers import TENANT_FIELD
 from .constraints import TenantForeignKey
 from .operations import RenameGeneratedConstraint, renameable
 
@@ -39,6 +41,7 @@ class TenantAwareAutodetector(MigrationAutodetector):
         for app_label, ops in self.generated_operations.items():
             ops = self._renames(app_label, ops)
             ops = self._retargeted_keys(app_label, ops)
+            ops = self._keys_after_references(app_label, ops)
             last = [op for op in ops if _is_tenant_key_reference(op)]
             rest = [op for op in ops if not _is_tenant_key_reference(op)]
             self.generated_operations[app_label] = rest + last
@@ -53,15 +56,9 @@ class TenantAwareAutodetector(MigrationAutodetector):
         result, paired = [], set()
         for op in ops:
             if isinstance(op, operations.RemoveConstraint):
-                old_state = self._old_model_state(app_label, op.model_name_lower)
-                removed = (
-                    next(
-                        (c for c in old_state.options.get("constraints", []) if c.name == op.name),
-                        None,
-                    )
-                    if old_state
-                    else None
-                )
+                removed = self._removed_constraint(app_label, op)
+                if removed is not None:
+                    removed = self._with_renamed_fields(app_label, op.model_name_lower, removed)
                 match = next(
                     (
                         a
@@ -76,11 +73,54 @@ class TenantAwareAutodetector(MigrationAutodetector):
                 if match is not None:
                     paired.add(id(match))
                     op = _with_deps(
-                        RenameGeneratedConstraint(op.model_name, op.name, match.constraint.name),
-                        op,
+                        RenameGeneratedConstraint(op.model_name, op.name, match.constraint), op
                     )
             result.append(op)
         return [op for op in result if id(op) not in paired]
+
+    def _removed_constraint(self, app_label: str, op: Any) -> Any:
+        """The constraint a RemoveConstraint removes, as the old state has it."""
+        old_state = self._old_model_state(app_label, op.model_name_lower)
+        constraints = old_state.options.get("constraints", []) if old_state else []
+        return next((c for c in constraints if c.name == op.name), None)
+
+    def _with_renamed_fields(self, app_label: str, model_name: str, constraint: Any) -> Any:
+        """``constraint`` with its fields under the names RenameField gives them."""
+        renamed = {
+            old: new
+            for (app, model, new), old in self.renamed_fields.items()
+            if (app, model) == (app_label, model_name)
+        }
+        fields = getattr(constraint, "fields", ())
+        if not renamed or not fields or not renamed.keys() & set(fields):
+            return constraint
+        _, args, kwargs = constraint.deconstruct()
+        kwargs["fields"] = tuple(renamed.get(name, name) for name in fields)
+        return type(constraint)(*args, **kwargs)
+
+    def _keys_after_references(self, app_label: str, ops: list[Any]) -> list[Any]:
+        """Remove a (tenant, key) unique key only after the tenant foreign keys that may
+        reference it (its index cannot go while one does)."""
+        references = [
+            i
+            for i, op in enumerate(ops)
+            if isinstance(op, operations.RemoveConstraint)
+            and isinstance(self._removed_constraint(app_label, op), TenantForeignKey)
+        ]
+        if not references:
+            return ops
+        last = references[-1]
+        moved = [
+            op
+            for op in ops[:last]
+            if isinstance(op, operations.RemoveConstraint)
+            and _is_tenant_key(self._removed_constraint(app_label, op))
+        ]
+        if not moved:
+            return ops
+        kept = [op for op in ops if all(op is not m for m in moved)]
+        at = kept.index(ops[last]) + 1
+        return kept[:at] + moved + kept[at:]
 
     def _retargeted_keys(self, app_label: str, ops: list[Any]) -> list[Any]:
         """Drop and re-create the tenant key of a field that now points elsewhere."""
@@ -132,6 +172,16 @@ class TenantAwareAutodetector(MigrationAutodetector):
             if new_app == app_label and old_model == model_name:
                 return f"{new_app}.{new_model}"
         return label
+
+
+def _is_tenant_key(constraint: Any) -> bool:
+    """A generated (tenant, key) unique key, which tenant foreign keys reference."""
+    return (
+        isinstance(constraint, models.UniqueConstraint)
+        and len(constraint.fields) == 2
+        and constraint.fields[0] == TENANT_FIELD
+        and constraint.condition is None
+    )
 
 
 def _with_deps(new: Any, like: Any) -> Any:

@@ -21,31 +21,29 @@ class RenameGeneratedConstraint(Operation):
     reversible = True
     category = OperationCategory.ALTERATION
 
-    def __init__(self, model_name: str, old_name: str, new_name: str) -> None:
+    def __init__(self, model_name: str, old_name: str, constraint: Any) -> None:
         self.model_name = model_name
         self.old_name = old_name
-        self.new_name = new_name
+        self.constraint = constraint  # the constraint as it is after (a field may be renamed)
+
+    @property
+    def new_name(self) -> str:
+        return self.constraint.name
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         kwargs = {"model_name": self.model_name, "old_name": self.old_name}
-        return self.__class__.__name__, [], {**kwargs, "new_name": self.new_name}
+        return self.__class__.__name__, [], {**kwargs, "constraint": self.constraint}
 
     @property
     def model_name_lower(self) -> str:
         return self.model_name.lower()
 
     def state_forwards(self, app_label: str, state: Any) -> None:
-        self._rename_in_state(app_label, state, self.old_name, self.new_name)
-
-    def _rename_in_state(self, app_label: str, state: Any, old: str, new: str) -> None:
         model_state = state.models[app_label, self.model_name_lower]
-        renamed = []
-        for constraint in model_state.options["constraints"]:
-            if constraint.name == old:
-                _, args, kwargs = constraint.deconstruct()
-                constraint = type(constraint)(*args, **{**kwargs, "name": new})
-            renamed.append(constraint)
-        model_state.options["constraints"] = renamed
+        model_state.options["constraints"] = [
+            self.constraint if c.name == self.old_name else c
+            for c in model_state.options["constraints"]
+        ]
         state.reload_model(app_label, self.model_name_lower, delay=True)
 
     def database_forwards(
@@ -66,7 +64,9 @@ class RenameGeneratedConstraint(Operation):
         model = state.apps.get_model(app_label, self.model_name)
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
-        constraint = next(c for c in model._meta.constraints if c.name == old)
+        constraint = next((c for c in model._meta.constraints if c.name == old), None)
+        if constraint is None:
+            raise ValueError(f"{model._meta.label} has no constraint {old!r} to rename.")
         if hasattr(constraint, "rename_statements"):
             statements = constraint.rename_statements(model, schema_editor, new)
         else:  # a plain constraint of the table (the generated UNIQUE (tenant, key))
@@ -90,7 +90,12 @@ def renameable(removed: Any, added: Any) -> bool:
     """True when ``added`` is ``removed`` under another name (and a rename is enough)."""
     if type(removed) is not type(added):
         return False
-    if not isinstance(added, models.UniqueConstraint) and not hasattr(added, "rename_statements"):
+    if isinstance(added, models.UniqueConstraint):
+        # Only a plain UNIQUE (columns) is a table constraint that RENAME CONSTRAINT finds;
+        # PostgreSQL keeps a conditional, expression, INCLUDE or opclass one as an index.
+        if added.condition or added.expressions or added.include or added.opclasses:
+            return False
+    elif not hasattr(added, "rename_statements"):
         return False
     _, old_args, old_kwargs = removed.deconstruct()
     _, new_args, new_kwargs = added.deconstruct()

@@ -44,9 +44,10 @@ def ensure_role(conn: Any, role: Role) -> None:
     """Create ``role`` (or bring it in line): LOGIN, NOSUPERUSER, NOCREATEROLE.
 
     BYPASSRLS only for a role that says so (the cross-tenant role; granting it needs a
-    superuser). Safe to run concurrently with another process doing the same: two
-    ``ALTER ROLE`` of one role at once fail in PostgreSQL ("tuple concurrently updated"),
-    so callers take turns under a transaction-scoped advisory lock.
+    superuser). Safe to run concurrently with another process doing the same through the
+    same database: two ``ALTER ROLE`` of one role at once fail in PostgreSQL ("tuple
+    concurrently updated"), so callers take turns under a transaction-scoped advisory lock
+    (advisory locks are per database, roles per cluster).
     """
     options = role.options_sql()
     name = pgsql.Identifier(role.name)

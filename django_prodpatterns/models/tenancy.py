@@ -169,8 +169,8 @@ def _tenant_key(model: Any, target: Any, field: Any) -> None:
     holds (``prodpatterns.W023`` says what it costs). A ``to_field`` reference needs a
     unique (tenant, to_field) key on the target to point at, which is added there.
     """
-    if not is_tenant_model(target) or not field.db_constraint:
-        return
+    if not gets_generated_ddl(target, TENANT_SCOPED_ATTRIBUTE) or not field.db_constraint:
+        return  # no (tenant, key) to point at on an unmanaged or multi-table target
     target_field = field.target_field
     if not target_field.primary_key:
         _add_constraint(
