@@ -17,6 +17,15 @@ timestamp, and only ``deleted_at``, ``deletion_batch`` and (when the model has i
 Restore brings back rows of the selected deletion batches, level by level in the same way,
 and never brings a row back while one of its soft-deletable CASCADE parents is still
 deleted. Restored rows get the restore operation's id in ``deletion_batch``.
+
+Given a ``tenant`` (the commands' ``--tenant``), soft delete, restore and purge touch and
+consult that tenant's rows only, on every edge of the cascade: each statement on a tenant
+model's rows says ``tenant_id = <tenant>``. Row level security says the same on the
+application's connection, but a connection that bypasses it (the cross-tenant alias) has
+nothing else, and edges can point into another tenant: a generic relation has no database
+constraint at all, nor has a ForeignKey with ``db_constraint=False``, to a model without a
+``(tenant, key)``, or from a tenant model to a shared one. The bound is a condition in
+statements the cascade runs anyway, so it costs no query.
 """
 
 from __future__ import annotations
@@ -30,13 +39,21 @@ from typing import Any
 
 from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.deletion import Collector
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from . import signals
 from .conf import app_settings
 from .exceptions import RestoreConflict, SoftDeleteCascadeError
-from .markers import UPDATED_AT, VERSION, has_updated_at, is_versioned
+from .markers import (
+    TENANT_FIELD,
+    UPDATED_AT,
+    VERSION,
+    has_updated_at,
+    is_tenant_scoped,
+    is_versioned,
+)
 from .relations import Edge, cascade_parent_fields, child_edges, is_soft_deletable
 
 DELETED_AT = "deleted_at"
@@ -78,8 +95,17 @@ class Operation:
         }
 
 
-def _base(model: type[models.Model], using: str) -> models.QuerySet:
-    return model._base_manager.using(using)
+def _in_tenant(model: type[models.Model], tenant: Any) -> Q:
+    """``tenant``'s rows of a tenant model; no condition for other models or without one."""
+    if tenant is None or not is_tenant_scoped(model):
+        return Q()
+    return Q(**{f"{TENANT_FIELD}_id": tenant})
+
+
+def _base(model: type[models.Model], using: str, tenant: Any = None) -> models.QuerySet:
+    """Every row of ``model`` (base manager: deleted rows too), or only ``tenant``'s."""
+    rows = model._base_manager.using(using)
+    return rows.filter(_in_tenant(model, tenant)) if tenant is not None else rows
 
 
 def _values(model: type[models.Model], deleted_at: Any, batch: uuid.UUID, when: Any) -> dict:
@@ -93,13 +119,30 @@ def _values(model: type[models.Model], deleted_at: Any, batch: uuid.UUID, when: 
     return values
 
 
-def _edge_filter(edge: Edge, parent: type[models.Model], batch: uuid.UUID, using: str) -> Q:
-    """Children of ``edge`` whose parent row carries ``batch``."""
-    return _children_of(edge, parent, _base(parent, using).filter(**{BATCH: batch}), using)
+def _edge_filter(
+    edge: Edge, parent: type[models.Model], batch: uuid.UUID, using: str, tenant: Any = None
+) -> Q:
+    """Children of ``edge`` (of ``tenant``, if given) whose parent row carries ``batch``."""
+    parents = _base(parent, using, tenant).filter(**{BATCH: batch})
+    return _children_of(edge, parent, parents, using, tenant)
 
 
-def _children_of(edge: Edge, parent: type[models.Model], parents: models.QuerySet, using: str) -> Q:
-    """Children of ``edge`` whose parent row is one of ``parents`` (a subquery)."""
+def _children_of(
+    edge: Edge,
+    parent: type[models.Model],
+    parents: models.QuerySet,
+    using: str,
+    tenant: Any = None,
+) -> Q:
+    """Children of ``edge`` whose parent row is one of ``parents`` (a subquery).
+
+    With ``tenant``, only that tenant's children, whatever the kind of edge: the parents
+    being in the tenant does not put the children there (see the module docstring).
+    """
+    return _edge_match(edge, parent, parents, using) & _in_tenant(edge.child, tenant)
+
+
+def _edge_match(edge: Edge, parent: type[models.Model], parents: models.QuerySet, using: str) -> Q:
     if edge.generic:
         from django.contrib.contenttypes.models import ContentType
 
@@ -141,12 +184,18 @@ def _check_not_sliced(queryset: models.QuerySet, verb: str) -> None:
 # --- soft delete ---------------------------------------------------------------------------
 
 
-def soft_delete(queryset: models.QuerySet) -> tuple[int, dict[str, int]]:
-    """Soft-delete the alive rows of ``queryset`` and cascade (see the module docstring)."""
-    return soft_delete_operation(queryset).result
+def soft_delete(queryset: models.QuerySet, *, tenant: Any = None) -> tuple[int, dict[str, int]]:
+    """Soft-delete the alive rows of ``queryset`` and cascade (see the module docstring).
+
+    Args:
+        queryset: The rows to delete.
+        tenant: A tenant's primary key: touch and consult that tenant's rows of tenant
+            models only, at every step of the cascade (None: no bound but the database's).
+    """
+    return soft_delete_operation(queryset, tenant=tenant).result
 
 
-def soft_delete_operation(queryset: models.QuerySet) -> Operation:
+def soft_delete_operation(queryset: models.QuerySet, *, tenant: Any = None) -> Operation:
     """Like :func:`soft_delete`, returning the :class:`Operation` (batch id, timestamp)."""
     _check_not_sliced(queryset, "delete")
     model, using = queryset.model, queryset.db
@@ -156,14 +205,14 @@ def soft_delete_operation(queryset: models.QuerySet) -> Operation:
         # PROTECT/RESTRICT are decided by reads before anything is written; only a
         # cascade too deep to unroll (see check_protected_before) is checked after
         # marking, inside this transaction, and rolled back with it.
-        checked = check_protected_before(model, roots, using)
+        checked = check_protected_before(model, roots, using, tenant)
         if signals.pre_soft_delete.has_listeners(model):
             sid = savepoint_create(using=using)
-            trial = _mark_deleted(model, roots, op.batch, op.when, using, checked)
+            trial = _mark_deleted(model, roots, op.batch, op.when, using, checked, tenant)
             pks = trial.pks(using)
             transaction.savepoint_rollback(sid, using=using)
             signals.pre_soft_delete.send(sender=model, batch=op.batch, pks=pks, using=using)
-        op = _mark_deleted(model, roots, op.batch, op.when, using, checked)
+        op = _mark_deleted(model, roots, op.batch, op.when, using, checked, tenant)
         if op.counts and signals.post_soft_delete.has_listeners(model):
             signals.post_soft_delete.send(
                 sender=model, batch=op.batch, pks=op.pks(using), using=using
@@ -178,9 +227,11 @@ def _mark_deleted(
     when: Any,
     using: str,
     checked: bool = False,
+    tenant: Any = None,
 ) -> Operation:
     op = Operation(batch=batch, when=when)
-    count = _base(model, using).filter(pk__in=roots).update(**_values(model, when, batch, when))
+    rows = _base(model, using, tenant).filter(pk__in=roots)
+    count = rows.update(**_values(model, when, batch, when))
     op.add(model, count)
     frontier = {model._meta.concrete_model} if count else set()
     while frontier:
@@ -189,15 +240,15 @@ def _mark_deleted(
             for edge in child_edges(parent):
                 if edge.on_delete is not models.CASCADE:
                     continue
-                condition = _edge_filter(edge, parent, batch, using)
+                condition = _edge_filter(edge, parent, batch, using, tenant)
                 if is_soft_deletable(edge.child):
                     conditions.setdefault(edge.child, []).append(condition)
                 else:
-                    _handle_plain_children(edge, condition, using)
+                    _handle_plain_children(edge, condition, using, tenant)
         frontier = set()
         for child, child_conditions in conditions.items():
             count = (
-                _base(child, using)
+                _base(child, using, tenant)
                 .filter(reduce(or_, child_conditions), **{f"{DELETED_AT}__isnull": True})
                 .update(**_values(child, when, batch, when))
             )
@@ -205,17 +256,17 @@ def _mark_deleted(
             if count:
                 frontier.add(child)
     if not checked:
-        _check_protected(op, using)
+        _check_protected(op, using, tenant)
     return op
 
 
-def _handle_plain_children(edge: Edge, condition: Q, using: str) -> None:
+def _handle_plain_children(edge: Edge, condition: Q, using: str, tenant: Any = None) -> None:
     choice = app_settings.SOFT_DELETE_PLAIN_CHILDREN.get(edge.child._meta.label, "error")
     if choice == "keep":
         return
-    rows = _base(edge.child, using).filter(condition)
+    rows = _base(edge.child, using, tenant).filter(condition)
     if choice == "hard":
-        rows.delete()
+        _hard_delete(rows, tenant=tenant)
     elif rows.exists():
         raise SoftDeleteCascadeError(
             f"Soft delete reaches {edge.child._meta.label} rows through {edge.name} "
@@ -280,7 +331,9 @@ def _guard(model: type[models.Model]) -> _Guard | None:
     return _Guard(tuple(edges), tuple(parents), frozenset(walk), frozenset(cyclic))
 
 
-def check_protected_before(model: type[models.Model], roots: models.QuerySet, using: str) -> bool:
+def check_protected_before(
+    model: type[models.Model], roots: models.QuerySet, using: str, tenant: Any = None
+) -> bool:
     """Raise ProtectedError/RestrictedError from reads alone, before the cascade writes.
 
     The rows the cascade will reach are unrolled level by level as nested subqueries, with
@@ -289,6 +342,8 @@ def check_protected_before(model: type[models.Model], roots: models.QuerySet, us
     each level of the cyclic models costs one ``EXISTS``; past ``MAX_UNROLLED_LEVELS``
     levels the subqueries would grow too deep, and the check is left to the one after
     marking (returns False).
+
+    With ``tenant``, the cascade and its protectors are that tenant's rows only.
 
     Returns:
         True when the check was made here (the cascade need not repeat it).
@@ -302,7 +357,7 @@ def check_protected_before(model: type[models.Model], roots: models.QuerySet, us
         return False
     model = model._meta.concrete_model
     sets: dict[type[models.Model], list[models.QuerySet]] = {
-        model: [_base(model, using).filter(pk__in=roots)]
+        model: [_base(model, using, tenant).filter(pk__in=roots)]
     }
     frontier = [(model, sets[model][0])]
     for _level in range(MAX_UNROLLED_LEVELS + 1):
@@ -316,11 +371,11 @@ def check_protected_before(model: type[models.Model], roots: models.QuerySet, us
                     and edge.child in guard.walk
                     and is_soft_deletable(edge.child)
                 ):
-                    condition = _children_of(edge, parent, rows, using)
+                    condition = _children_of(edge, parent, rows, using, tenant)
                     conditions.setdefault(edge.child, []).append(condition)
         frontier = []
         for child, child_conditions in conditions.items():
-            rows = _base(child, using).filter(
+            rows = _base(child, using, tenant).filter(
                 reduce(or_, child_conditions), **{f"{DELETED_AT}__isnull": True}
             )
             if child in guard.cyclic and not rows.exists():
@@ -332,8 +387,8 @@ def check_protected_before(model: type[models.Model], roots: models.QuerySet, us
     for edge, parent in zip(guard.edges, guard.parents, strict=True):
         if parent not in sets:
             continue
-        rows = _base(edge.child, using).filter(
-            reduce(or_, [_children_of(edge, parent, s, using) for s in sets[parent]])
+        rows = _base(edge.child, using, tenant).filter(
+            reduce(or_, [_children_of(edge, parent, s, using, tenant) for s in sets[parent]])
         )
         if is_soft_deletable(edge.child):
             rows = rows.filter(**{f"{DELETED_AT}__isnull": True})
@@ -366,13 +421,16 @@ def _raise_protected(edge: Edge, parent: type[models.Model], found: list[Any]) -
     )
 
 
-def _check_protected(op: Operation, using: str) -> None:
-    """Raise Django's ProtectedError/RestrictedError for live references to marked rows."""
+def _check_protected(op: Operation, using: str, tenant: Any = None) -> None:
+    """Raise Django's ProtectedError/RestrictedError for live references to marked rows
+    (of ``tenant``'s, if given)."""
     for parent in list(op.models.values()):
         for edge in child_edges(parent):
             if edge.on_delete not in (models.PROTECT, models.RESTRICT):
                 continue
-            rows = _base(edge.child, using).filter(_edge_filter(edge, parent, op.batch, using))
+            rows = _base(edge.child, using, tenant).filter(
+                _edge_filter(edge, parent, op.batch, using, tenant)
+            )
             if is_soft_deletable(edge.child):
                 alive = Q(**{f"{DELETED_AT}__isnull": True})
                 if edge.on_delete is models.PROTECT:  # being deleted now still protects
@@ -384,12 +442,16 @@ def _check_protected(op: Operation, using: str) -> None:
 # --- restore -------------------------------------------------------------------------------
 
 
-def restore(queryset: models.QuerySet) -> tuple[int, dict[str, int]]:
-    """Restore the deleted rows of ``queryset`` and what their batches took with them."""
-    return restore_operation(queryset).result
+def restore(queryset: models.QuerySet, *, tenant: Any = None) -> tuple[int, dict[str, int]]:
+    """Restore the deleted rows of ``queryset`` and what their batches took with them.
+
+    With ``tenant``, only that tenant's rows of tenant models come back, even where a
+    batch (of a delete across tenants) holds other tenants' rows too.
+    """
+    return restore_operation(queryset, tenant=tenant).result
 
 
-def restore_operation(queryset: models.QuerySet) -> Operation:
+def restore_operation(queryset: models.QuerySet, *, tenant: Any = None) -> Operation:
     """Like :func:`restore`, returning the :class:`Operation`."""
     _check_not_sliced(queryset, "restore")
     model, using = queryset.model, queryset.db
@@ -405,15 +467,15 @@ def restore_operation(queryset: models.QuerySet) -> Operation:
             extra = {"batches": batches, "using": using}
             if signals.pre_restore.has_listeners(model):
                 sid = savepoint_create(using=using)
-                trial = _mark_restored(model, roots, batches, op, using, {})
+                trial = _mark_restored(model, roots, batches, op, using, {}, tenant)
                 pks = trial.pks(using)
                 transaction.savepoint_rollback(sid, using=using)
                 signals.pre_restore.send(sender=model, batch=op.batch, pks=pks, **extra)
-            op = _mark_restored(model, roots, batches, op, using, progress)
+            op = _mark_restored(model, roots, batches, op, using, progress, tenant)
             if op.counts and signals.post_restore.has_listeners(model):
                 signals.post_restore.send(sender=model, batch=op.batch, pks=op.pks(using), **extra)
     except IntegrityError as exc:
-        conflict = _find_conflict(progress.get("model"), progress.get("batches", []), using)
+        conflict = _find_conflict(progress.get("model"), progress.get("batches", []), using, tenant)
         if conflict is None:
             raise
         raise RestoreConflict(conflict) from exc
@@ -427,11 +489,12 @@ def _mark_restored(
     template: Operation,
     using: str,
     progress: dict[str, Any],
+    tenant: Any = None,
 ) -> Operation:
     op = Operation(batch=template.batch, when=template.when)
     progress.update(model=model, batches=batches)
     values = _values(model, None, op.batch, op.when)
-    count = _base(model, using).filter(pk__in=roots).filter(_parents_alive(model, using))
+    count = _base(model, using, tenant).filter(pk__in=roots).filter(_parents_alive(model, using))
     count = count.update(**values)
     op.add(model, count)
     frontier = {model._meta.concrete_model} if count else set()
@@ -447,14 +510,14 @@ def _mark_restored(
                 if edge.on_delete is not models.CASCADE or not is_soft_deletable(edge.child):
                     continue
                 if edge.generic:
-                    condition = _edge_filter(edge, parent, op.batch, using)
+                    condition = _edge_filter(edge, parent, op.batch, using, tenant)
                     generic.setdefault(edge.child, []).append(condition)
                 else:
                     by_key.add(edge.child)
         frontier = set()
         for child in by_key | generic.keys():
             progress["model"] = child
-            rows = _base(child, using).filter(
+            rows = _base(child, using, tenant).filter(
                 _parents_alive(child, using),
                 **{f"{DELETED_AT}__isnull": False, f"{BATCH}__in": batches},
             )
@@ -468,12 +531,15 @@ def _mark_restored(
 
 
 def _find_conflict(
-    model: type[models.Model] | None, batches: list[uuid.UUID], using: str
+    model: type[models.Model] | None, batches: list[uuid.UUID], using: str, tenant: Any = None
 ) -> str | None:
-    """Describe a live row that blocks restoring a row of ``batches`` (or None)."""
+    """Describe a live row that blocks restoring a row of ``batches`` (of ``tenant``'s, the
+    only ones the restore tried) (or None)."""
     if model is None:
         return None
-    dead = _base(model, using).filter(**{f"{DELETED_AT}__isnull": False, f"{BATCH}__in": batches})
+    dead = _base(model, using, tenant).filter(
+        **{f"{DELETED_AT}__isnull": False, f"{BATCH}__in": batches}
+    )
     for constraint in model._meta.constraints:
         if not isinstance(constraint, models.UniqueConstraint) or not constraint.fields:
             continue
@@ -502,7 +568,13 @@ def _find_conflict(
 # --- purge ---------------------------------------------------------------------------------
 
 
-def purge(queryset: models.QuerySet, batch_size: int = 1000, progress: Any = None) -> int:
+def purge(
+    queryset: models.QuerySet,
+    batch_size: int = 1000,
+    progress: Any = None,
+    *,
+    tenant: Any = None,
+) -> int:
     """Hard-delete the soft-deleted rows of ``queryset``, ``batch_size`` rows at a time.
 
     Each chunk is its own transaction and uses Django's real delete (so ``pre_delete`` and
@@ -512,12 +584,15 @@ def purge(queryset: models.QuerySet, batch_size: int = 1000, progress: Any = Non
         queryset: Rows to consider; alive rows in it are never touched.
         batch_size: Rows of ``queryset.model`` per chunk.
         progress: Optional callable(done, total) called after each chunk.
+        tenant: A tenant's primary key: Django's cascade deletes (and nulls, and counts as
+            protectors) that tenant's rows of tenant models only (see :func:`_hard_delete`).
 
     Returns:
         The number of rows of ``queryset.model`` purged.
     """
     model, using = queryset.model, queryset.db
-    dead = queryset.filter(**{f"{DELETED_AT}__isnull": False}).order_by("pk")
+    dead = queryset.filter(_in_tenant(model, tenant), **{f"{DELETED_AT}__isnull": False})
+    dead = dead.order_by("pk")
     total = dead.count()
     done = 0
     while True:
@@ -525,7 +600,7 @@ def purge(queryset: models.QuerySet, batch_size: int = 1000, progress: Any = Non
         if not pks:
             break
         with transaction.atomic(using=using):
-            models.QuerySet.delete(_base(model, using).filter(pk__in=pks))
+            _hard_delete(_base(model, using, tenant).filter(pk__in=pks), tenant=tenant)
             signals.post_purge.send(
                 sender=model, pks={model._meta.label: pks}, batch=None, using=using
             )
@@ -533,3 +608,40 @@ def purge(queryset: models.QuerySet, batch_size: int = 1000, progress: Any = Non
         if progress is not None:
             progress(done, total)
     return done
+
+
+class _TenantBoundCollector(Collector):
+    """Django's delete collector, held inside one tenant.
+
+    Every set of related rows it finds (CASCADE children, rows to SET_NULL, protectors, and
+    the rows of generic relations, which have no database constraint to stop it) is
+    narrowed to ``tenant``'s rows where the related model is a tenant model.
+    """
+
+    def __init__(self, *args: Any, tenant: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+
+    def related_objects(self, related_model: Any, related_fields: Any, objs: Any) -> Any:
+        rows = super().related_objects(related_model, related_fields, objs)
+        return rows.filter(_in_tenant(related_model, self.tenant))
+
+    def collect(self, objs: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(objs, models.QuerySet):  # GenericRelation.bulk_related_objects()
+            objs = objs.filter(_in_tenant(objs.model, self.tenant))
+        super().collect(objs, *args, **kwargs)
+
+
+def _hard_delete(rows: models.QuerySet, *, tenant: Any = None) -> tuple[int, dict[str, int]]:
+    """Django's real delete of ``rows``; with ``tenant``, its cascade stays in that tenant.
+
+    A row of another tenant that references one of ``rows`` is left as it is, as row level
+    security would leave it: through a generic relation it then names a missing row, and
+    through a foreign key with a database constraint the delete fails.
+    """
+    if tenant is None:
+        return models.QuerySet.delete(rows)
+    rows = rows.order_by()
+    collector = _TenantBoundCollector(using=rows.db, origin=rows, tenant=tenant)
+    collector.collect(rows)
+    return collector.delete()

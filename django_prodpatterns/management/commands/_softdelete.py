@@ -57,6 +57,17 @@ def rows_of(model: type[models.Model], using: str) -> models.QuerySet:
     return rows
 
 
+def tenant_bound() -> Any:
+    """The ``--tenant`` to hold the whole cascade in (None without ``--tenant``).
+
+    :func:`rows_of` keeps the rows named on the command line inside the tenant; the rows
+    their cascade reaches must be kept there too, at every step and through every kind of
+    edge, because a BYPASSRLS connection would not, and a generic relation (or a foreign
+    key without a ``(tenant, key)`` constraint) can point from another tenant's row.
+    """
+    return get_current_tenant_pk()
+
+
 def existing(model: type[models.Model], pks: list[Any], using: str) -> None:
     """Fail unless every pk exists (alive or deleted)."""
     found = set(rows_of(model, using).filter(pk__in=pks).values_list("pk", flat=True))

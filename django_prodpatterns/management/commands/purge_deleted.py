@@ -6,7 +6,14 @@ from django.utils import timezone
 
 from ...deletion import purge
 from ...relations import is_soft_deletable
-from ._softdelete import add_tenant_option, duration, rows_of, soft_delete_model, tenant_scope
+from ._softdelete import (
+    add_tenant_option,
+    duration,
+    rows_of,
+    soft_delete_model,
+    tenant_bound,
+    tenant_scope,
+)
 
 
 class Command(BaseCommand):
@@ -50,7 +57,7 @@ class Command(BaseCommand):
                     self.stdout.write(f"  {label}: {done}/{total}")
 
             try:
-                count = purge(rows, batch_size=batch_size, progress=report)
+                count = purge(rows, batch_size=batch_size, progress=report, tenant=tenant_bound())
             except (models.ProtectedError, models.RestrictedError) as exc:
                 raise CommandError(f"{label}: {exc.args[0]}") from None
             if count:

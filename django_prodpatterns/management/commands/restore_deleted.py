@@ -14,6 +14,7 @@ from ._softdelete import (
     primary_keys,
     rows_of,
     soft_delete_model,
+    tenant_bound,
     tenant_scope,
     write_counts,
 )
@@ -60,7 +61,7 @@ class Command(BaseCommand):
             raise CommandError(f"No deleted {model._meta.label} rows match.")
         try:
             with audit_context(reason=reason), transaction.atomic(using=database):
-                op = restore_operation(rows)
+                op = restore_operation(rows, tenant=tenant_bound())
                 if dry_run:
                     transaction.set_rollback(True, using=database)
         except RestoreConflict as exc:

@@ -12,6 +12,7 @@ from ._softdelete import (
     primary_keys,
     rows_of,
     soft_delete_model,
+    tenant_bound,
     tenant_scope,
     write_counts,
 )
@@ -42,7 +43,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Already deleted, skipped: {', '.join(map(str, already))}")
         try:
             with audit_context(reason=reason), transaction.atomic(using=database):
-                op = soft_delete_operation(rows)
+                op = soft_delete_operation(rows, tenant=tenant_bound())
                 if dry_run:
                     transaction.set_rollback(True, using=database)
         except (models.ProtectedError, models.RestrictedError, SoftDeleteCascadeError) as exc:
