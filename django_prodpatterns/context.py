@@ -22,10 +22,17 @@ Usage::
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import json
+import re
+import uuid
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
+
+from django.apps import apps
+from django.conf import settings
+from django.db import models
 
 __all__ = [
     "AuditInfo",
@@ -43,10 +50,53 @@ T = TypeVar("T")
 # Keyword arguments of audit_context() that are first-class fields, not free-form extras.
 _AUDIT_FIELDS = ("request_id", "ip_address", "user_agent", "path")
 
+# The audit log's varchar columns (request_id, actor_repr: varchar(255); ip_address:
+# varchar(45)); a longer value would make the trigger, and so every audited write, fail.
+# user_agent, path and reason are text columns.
+_TEXT_LIMITS = {"request_id": 255, "actor_repr": 255}
+IP_ADDRESS_LIMIT = 45
+
+# A NUL as json.dumps writes it (``\u0000``), not preceded by an escaping backslash.
+# PostgreSQL's jsonb refuses it, and text columns cannot hold a NUL at all.
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def clean_text(value: Any, limit: int | None = None) -> str | None:
+    """``value`` as text the audit log can store: NULs removed, cut to ``limit``
+    characters; ``None`` when nothing is left."""
+    if value is None:
+        return None
+    text = str(value).replace("\x00", "")[:limit]
+    return text or None
+
+
+def clean_ip_address(value: Any) -> str | None:
+    """``value`` as an IP address in its canonical form, or ``None`` when it is none
+    (junk, a host name, an address with a port, anything longer than the column)."""
+    if value is None:
+        return None
+    try:
+        text = str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        return None
+    return text if len(text) <= IP_ADDRESS_LIMIT else None
+
+
+def _clean_field(key: str, value: Any) -> str | None:
+    if key == "ip_address":
+        return clean_ip_address(value)
+    return clean_text(value, _TEXT_LIMITS.get(key))
+
 
 @dataclass(frozen=True)
 class AuditInfo:
-    """Who is acting and why; immutable, so a nested context is a modified copy."""
+    """Who is acting and why; immutable, so a nested context is a modified copy.
+
+    Values are cleaned on the way in, so that no caller (a request's headers, a task's
+    message) can make the audit trigger, and with it every audited write, fail: NULs are
+    removed, ``request_id`` and the actor's ``str()`` are cut to 255 characters, and an
+    ``ip_address`` that is not an IP address is dropped.
+    """
 
     actor: Any = None
     reason: str | None = None
@@ -67,8 +117,9 @@ class AuditInfo:
         extra = dict(self.extra)
         for key, value in values.items():
             if key in _AUDIT_FIELDS:
-                if value is not None:
-                    changes[key] = str(value)
+                cleaned = _clean_field(key, value)
+                if cleaned is not None:
+                    changes[key] = cleaned
             else:
                 extra[key] = value
         changes["extra"] = MappingProxyType(extra)
@@ -96,7 +147,7 @@ class AuditInfo:
     def _build_json(self, actor: Any) -> str:
         data: dict[str, Any] = {
             "actor_id": key_of(actor) or None,
-            "actor_repr": None if actor is None else str(actor),
+            "actor_repr": None if actor is None else clean_text(actor, _TEXT_LIMITS["actor_repr"]),
             "reason": self.reason,
             "request_id": self.request_id,
             "ip_address": self.ip_address,
@@ -104,12 +155,13 @@ class AuditInfo:
             "path": self.path,
             "extra": dict(self.extra) or None,
         }
-        return json.dumps(
+        text = json.dumps(
             {key: value for key, value in data.items() if value is not None},
             default=str,
             sort_keys=True,
             separators=(",", ":"),
         )
+        return _JSON_NUL.sub(r"\1", text)  # NULs left in the reason or the extras
 
 
 _current_tenant: contextvars.ContextVar[Any] = contextvars.ContextVar(
@@ -194,19 +246,57 @@ class _VarContext(Generic[T]):
         self.__exit__(*exc_info)
 
 
+# A tenant given as its primary key: the types a tenant model's key has (auto and integer
+# fields, text fields, UUIDs). bool is an int, but names no tenant.
+_TENANT_KEY_TYPES = (int, str, uuid.UUID)
+
+# The swappable tenant model's setting and default, as conf.AppSettings.tenant_model reads
+# them (this module imports nothing from the app).
+_TENANT_MODEL_SETTING = "PRODPATTERNS_TENANT_MODEL"
+_DEFAULT_TENANT_MODEL = "prodpatterns.Tenant"
+
+
+def _tenant_model() -> type[models.Model]:
+    label = getattr(settings, _TENANT_MODEL_SETTING, _DEFAULT_TENANT_MODEL)
+    return apps.get_model(label, require_ready=False)
+
+
+def _checked_tenant(tenant: Any) -> Any:
+    """``tenant`` when it names a tenant; TypeError for an object that merely has a ``pk``.
+
+    Taking any ``pk`` made ``tenant_context(request.user)`` the tenant whose key happens to
+    be the user's: a silent switch into another tenant's rows.
+    """
+    if tenant is None or (isinstance(tenant, _TENANT_KEY_TYPES) and not isinstance(tenant, bool)):
+        return tenant
+    model = _tenant_model()
+    if isinstance(tenant, model):
+        return tenant
+    given = tenant._meta.label if isinstance(tenant, models.Model) else type(tenant).__qualname__
+    raise TypeError(
+        f"tenant_context() takes an instance of the tenant model ({model._meta.label}), its "
+        f"primary key or None, not {given}."
+    )
+
+
 class tenant_context(_VarContext[Any]):
     """Make ``tenant`` the current tenant inside the block.
 
     Args:
-        tenant: A tenant instance, or its primary key. ``None`` clears the tenant inside the
-            block, which makes tenant-scoped queries fail closed.
+        tenant: An instance of the tenant model (``PRODPATTERNS_TENANT_MODEL``), or its
+            primary key (an ``int``, ``str`` or ``UUID``). ``None`` clears the tenant inside
+            the block, which makes tenant-scoped queries fail closed.
+
+    Raises:
+        TypeError: ``tenant`` is anything else, such as another model's row
+            (``request.user``) or any other object with a ``pk``.
     """
 
     var = _current_tenant
 
     def __init__(self, tenant: Any) -> None:
         super().__init__()
-        self.tenant = tenant
+        self.tenant = _checked_tenant(tenant)
 
     def new_value(self) -> Any:
         return self.tenant

@@ -6,13 +6,16 @@ before ``TenantMiddleware``.
 
 ``TenantMiddleware`` resolves the request's tenant, runs the rest of the request inside
 ``tenant_context(tenant)`` and, for sync requests, inside one transaction, and turns
-``TenantRequired`` (a tenant-scoped query without a tenant) into a 403. Put it after
+``TenantRequired`` (a tenant-scoped query without a tenant) into a 403. A request that
+resolves no tenant runs with none, whatever tenant the code around it had set. Put it after
 ``AuthenticationMiddleware``.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -23,7 +26,14 @@ from django.template.loader import render_to_string
 from django.utils.module_loading import import_string
 
 from .conf import app_settings
-from .context import LazyActor, audit_context, tenant_context
+from .context import (
+    LazyActor,
+    _current_audit,
+    audit_context,
+    clean_ip_address,
+    clean_text,
+    tenant_context,
+)
 from .exceptions import ConflictError, TenantRequired
 
 
@@ -61,25 +71,33 @@ class _SyncAndAsyncMiddleware:
 
 
 class TenantMiddleware(_SyncAndAsyncMiddleware):
-    """Set the request's tenant on the context channel for the rest of the request."""
+    """Set the request's tenant on the context channel for the rest of the request.
+
+    The request, its resolver included, runs inside ``tenant_context(None)`` first: a
+    tenant still current in the thread or task that serves it (set by code suspended inside
+    ``tenant_context``, such as a paused generator) must not become the tenant of a request
+    that resolves none. The token restores that value when the request ends.
+    """
 
     def handle(self, request: HttpRequest) -> Any:
-        tenant = resolve_tenant(request)
-        request.tenant = tenant
-        if tenant is None:
-            return self.get_response(request)
-        with tenant_context(tenant), transaction.atomic():
-            return self.get_response(request)
+        with tenant_context(None):
+            tenant = resolve_tenant(request)
+            request.tenant = tenant
+            if tenant is None:
+                return self.get_response(request)
+            with tenant_context(tenant), transaction.atomic():
+                return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> Any:
         # Async requests run without an enclosing transaction (Django's transactions are
         # bound to one thread); every statement still carries the tenant.
-        tenant = await sync_to_async(resolve_tenant)(request)
-        request.tenant = tenant
-        if tenant is None:
-            return await self.get_response(request)
-        async with tenant_context(tenant):
-            return await self.get_response(request)
+        async with tenant_context(None):
+            tenant = await sync_to_async(resolve_tenant)(request)
+            request.tenant = tenant
+            if tenant is None:
+                return await self.get_response(request)
+            async with tenant_context(tenant):
+                return await self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
         if isinstance(exception, TenantRequired):
@@ -88,32 +106,64 @@ class TenantMiddleware(_SyncAndAsyncMiddleware):
 
 
 def _client_ip(request: HttpRequest) -> str | None:
-    """REMOTE_ADDR, or the first untrusted address behind trusted proxies."""
+    """REMOTE_ADDR, or the first untrusted address behind trusted proxies; None when that
+    address is not an IP address (never an earlier, client-written hop instead)."""
     trusted = set(app_settings.AUDIT_TRUSTED_PROXIES)
     address = request.META.get("REMOTE_ADDR")
-    if address not in trusted:
-        return address
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
-        if hop not in trusted:
-            return hop
-    return address
+    if address in trusted:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+            if hop not in trusted:
+                return clean_ip_address(hop)
+    return clean_ip_address(address)
+
+
+# The longest request id kept (the audit log's column); longer ones are cut.
+REQUEST_ID_LENGTH = 255
+
+
+def _request_id(request: HttpRequest) -> str:
+    """The client's request id, or a fresh one when it sent none or one with control
+    characters: the id goes back out in a response header, and CR/LF there is a 500 (or,
+    behind a lenient server, a header injected into the response)."""
+    sent = (request.headers.get(app_settings.AUDIT_REQUEST_ID_HEADER) or "").strip()
+    if sent and sent.isprintable():
+        return sent[:REQUEST_ID_LENGTH]
+    return uuid.uuid4().hex
 
 
 def request_audit_values(request: HttpRequest) -> dict[str, Any]:
-    """What a request contributes to every audit entry written while it runs."""
-    header = app_settings.AUDIT_REQUEST_ID_HEADER
-    request_id = (request.headers.get(header) or "")[:255] or uuid.uuid4().hex
+    """What a request contributes to every audit entry written while it runs.
+
+    All of it is written by the client, so it is cleaned to what the audit log stores: an
+    address that is not one is dropped, NULs removed, long values cut.
+    """
     return {
-        "request_id": request_id,
+        "request_id": _request_id(request),
         "ip_address": _client_ip(request),
-        "user_agent": (request.headers.get("User-Agent") or "")[:1000] or None,
-        "path": request.path[:2000],
+        "user_agent": clean_text(request.headers.get("User-Agent"), 1000),
+        "path": clean_text(request.path, 2000),
     }
 
 
+@contextmanager
+def _without_ambient_audit() -> Iterator[None]:
+    """No audit context inside the block, whatever the code around it had set; the token
+    restores that on exit."""
+    token = _current_audit.set(None)
+    try:
+        yield
+    finally:
+        _current_audit.reset(token)
+
+
 class AuditContextMiddleware(_SyncAndAsyncMiddleware):
-    """Record who did what from which request, for every write the request makes."""
+    """Record who did what from which request, for every write the request makes.
+
+    The request's audit context starts empty: a reason, address or extras still current in
+    the thread or task that serves it (code suspended inside ``audit_context``) must not be
+    written into this request's entries.
+    """
 
     def _context(self, request: HttpRequest) -> audit_context:
         values = request_audit_values(request)
@@ -121,14 +171,15 @@ class AuditContextMiddleware(_SyncAndAsyncMiddleware):
         return audit_context(actor=LazyActor(lambda: getattr(request, "user", None)), **values)
 
     def handle(self, request: HttpRequest) -> Any:
-        with self._context(request):
+        with _without_ambient_audit(), self._context(request):
             response = self.get_response(request)
         response.headers.setdefault(app_settings.AUDIT_REQUEST_ID_HEADER, request.request_id)
         return response
 
     async def __acall__(self, request: HttpRequest) -> Any:
-        async with self._context(request):
-            response = await self.get_response(request)
+        with _without_ambient_audit():  # sets and resets a context variable: no await needed
+            async with self._context(request):
+                response = await self.get_response(request)
         response.headers.setdefault(app_settings.AUDIT_REQUEST_ID_HEADER, request.request_id)
         return response
 

@@ -73,8 +73,8 @@ def _lookup(**filters: Any) -> Any:
 def from_header(request: HttpRequest) -> Any:
     """The tenant whose primary key is in the ``X-Tenant-ID`` header, if the user is a member."""
     user, key = _user(request), request.headers.get(TENANT_HEADER)
-    if user is None or not key:
-        return None
+    if user is None or not key or not key.isprintable():
+        return None  # a NUL or control character names no tenant (and text keys refuse NUL)
     tenant = _lookup(pk=key)
     return _member(user, tenant) if tenant is not None else None
 
