@@ -1,7 +1,7 @@
 """The audit log in the admin: read-only browsing, diffs, per-object history, revert.
 
-Built to stay fast on millions of entries: the unfiltered changelist counts with the
-planner's estimate instead of ``COUNT(*)``, the filters offer fixed choices (no
+Built to stay fast on millions of entries: the changelist never runs a full ``COUNT(*)``
+(see :class:`EstimatedCountPaginator`), the filters offer fixed choices (no
 ``SELECT DISTINCT`` over the log), and search is an exact match on indexed columns.
 """
 
@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import FieldError, PermissionDenied
+from django.contrib.admin.views.main import PAGE_VAR
+from django.core.exceptions import EmptyResultSet, FieldError, PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
 from django.http import Http404, HttpRequest, HttpResponseRedirect
@@ -31,28 +33,77 @@ from .markers import is_audited, is_versioned
 from .models.audit import BOOKKEEPING, AuditLog, audit_label
 
 
+class AtLeast(int):
+    """A count that stopped at its bound: reads "1000+", and is the bound in arithmetic.
+
+    With ``USE_THOUSAND_SEPARATOR`` Django regroups the characters of ``str()``, which
+    would garble the suffix ("10,00+"); then the bound is shown as a plain number.
+    """
+
+    def __str__(self) -> str:
+        return f"{int(self)}" if settings.USE_THOUSAND_SEPARATOR else f"{int(self)}+"
+
+
 class EstimatedCountPaginator(Paginator):
-    """``COUNT(*)`` only for filtered lists; the whole log is counted from statistics."""
+    """Counts for the audit changelist: cheap on a big log, and only of what the viewer sees.
+
+    - The whole log, for a viewer who sees all of it (no tenant in force, and row level
+      security does not apply to the connection: the log's owner, a superuser, a
+      BYPASSRLS role): above ``BOUND`` entries, the planner's estimate
+      (``pg_class.reltuples``) instead of a ``COUNT(*)`` that reads every row.
+    - Everything else, that is a filtered list or any viewer under row level security
+      (a tenant's staff, or the application role without a tenant): an exact count that
+      stops after ``BOUND`` rows, or a few pages past the requested one
+      (``SELECT count(*) FROM (SELECT id FROM ... WHERE <filters> LIMIT n + 1)``: at most
+      ``n + 1`` rows read, about what the page's own OFFSET query reads to get there).
+      Above the bound the list says "1000+ audit log", as search engines do, and the page
+      links reach ``AHEAD`` pages past the current one; going there counts further.
+
+    The estimate is never shown to a viewer under row level security: ``reltuples`` counts
+    every tenant's entries, so a tenant with 9 entries read "1226 audit log" and could
+    watch the other tenants' activity grow. Nor is an exact ``COUNT(*)`` of their own rows
+    run: on a big log it would read every visible row on every page view.
+    """
+
+    BOUND = 1000
+    AHEAD = 10  # pages counted past the requested one
+
+    def __init__(self, *args: Any, page: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.requested_page = page
 
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
         query = getattr(queryset, "query", None)
-        if query is not None and not query.where and queryset.db:
-            connection = connections[queryset.db]
-            if connection.vendor == "postgresql":
-                # One query either way: the planner's estimate for a big log, an exact
-                # count for a small one.
-                table = connection.ops.quote_name(queryset.model._meta.db_table)
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT CASE WHEN reltuples > 1000 THEN reltuples::bigint"
-                        f" ELSE (SELECT count(*) FROM {table}) END"
-                        " FROM pg_class WHERE oid = %s::regclass",
-                        [table],
-                    )
-                    return cursor.fetchone()[0]
-        return super().count
+        if query is None or not queryset.db or connections[queryset.db].vendor != "postgresql":
+            return super().count
+        connection = connections[queryset.db]
+        bound = max(self.BOUND, (self.requested_page + self.AHEAD) * self.per_page)
+        capped = queryset.order_by().values("pk")[: bound + 1]
+        try:
+            capped_sql, capped_params = capped.query.get_compiler(using=queryset.db).as_sql()
+        except EmptyResultSet:
+            return 0
+        whole_log = not query.where and get_current_tenant_pk() is None
+        with connection.cursor() as cursor:
+            # One query either way; the CASE runs the capped count only when it is needed.
+            cursor.execute(
+                "SELECT s.estimated, CASE WHEN s.estimated THEN s.reltuples"
+                f" ELSE (SELECT count(*) FROM ({capped_sql}) AS capped) END"
+                " FROM (SELECT %s AND c.reltuples > %s"
+                " AND NOT pg_catalog.row_security_active(c.oid) AS estimated,"
+                " c.reltuples::bigint AS reltuples"
+                " FROM pg_catalog.pg_class AS c WHERE c.oid = %s::regclass) AS s",
+                [
+                    *capped_params,
+                    whole_log,
+                    self.BOUND,
+                    connection.ops.quote_name(queryset.model._meta.db_table),
+                ],
+            )
+            estimated, count = cursor.fetchone()
+        return count if estimated or count <= bound else AtLeast(bound)
 
 
 class ModelFilter(admin.SimpleListFilter):
@@ -175,6 +226,26 @@ class AuditLogAdmin(admin.ModelAdmin):
         "revert_link",
     ]
     fields = readonly_fields
+
+    def get_paginator(
+        self,
+        request: HttpRequest,
+        queryset: Any,
+        per_page: int,
+        orphans: int = 0,
+        allow_empty_first_page: bool = True,
+    ) -> Paginator:
+        if not issubclass(self.paginator, EstimatedCountPaginator):
+            return super().get_paginator(
+                request, queryset, per_page, orphans, allow_empty_first_page
+            )
+        # The changelist validates the page number itself; here it only sizes the count
+        # (bounded, so that the LIMIT stays a bigint).
+        try:
+            page = min(max(1, int(request.GET.get(PAGE_VAR, 1))), 10**9)
+        except ValueError:
+            page = 1
+        return self.paginator(queryset, per_page, orphans, allow_empty_first_page, page=page)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

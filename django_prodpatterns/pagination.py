@@ -11,10 +11,16 @@ rows from an index. ::
 The primary key is appended to the ordering (in the direction of the last column), so the
 order is total and no row is skipped or repeated when rows share a value. Orderings may
 mix ascending and descending fields and may use nullable fields (NULLs sort last ascending
-and first descending, as PostgreSQL does by default, on every database). Cursors are
-opaque strings signed with the project's ``SECRET_KEY`` for this model and ordering: a
-tampered, truncated or foreign cursor raises
-:class:`~django_prodpatterns.exceptions.InvalidCursor`, which Django answers with a 400.
+and first descending, as PostgreSQL does by default, on every database).
+
+Cursors are opaque: a cursor travels in URLs and API bodies, so it tells nothing that its
+page did not show. It holds the boundary row's ordering values (the page need not show
+them, nor the primary key) encrypted and authenticated with a key derived from the
+project's ``SECRET_KEY`` (``SECRET_KEY_FALLBACKS`` are accepted too) for this model and
+ordering; the ordering's column names are bound into that key instead of being spelled
+out. A tampered, truncated or forged cursor, or one made for another model or ordering,
+raises :class:`~django_prodpatterns.exceptions.InvalidCursor`, which Django answers with a
+400. The same page always gets the same cursor, so pages stay cacheable.
 """
 
 from __future__ import annotations
@@ -22,21 +28,32 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.core import signing
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.expressions import Func
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .exceptions import InvalidCursor
 
 FORWARD, BACKWARD = "f", "b"
+
+# Cursor sealing: a deterministic authenticated encryption (SIV) built from HMAC-SHA256,
+# Django's own primitive, so that no cryptography package is needed. The synthetic IV is a
+# MAC of the plaintext; the plaintext is XORed with an HMAC keystream (counter mode) keyed
+# by that IV. Opening recomputes the MAC over what it decrypted and compares.
+_SALT = "django_prodpatterns.pagination.cursor"
+_IV_BYTES = 16
+_BLOCK = 32  # bytes of keystream per HMAC-SHA256
+_PAD = 16  # plaintexts are padded to a multiple of this, so lengths say little
 
 
 def _exact(value: Any) -> str:
@@ -122,8 +139,10 @@ class KeysetPaginator:
             raise ValueError("per_page must be at least 1.")
         self.queryset, self.per_page = queryset, per_page
         self.keys = self._keys(queryset)
-        self._signer = signing.Signer(salt=f"prodpatterns.cursor:{queryset.model._meta.label}")
-        self._scope = ",".join(("-" if k.descending else "") + k.name for k in self.keys)
+        ordering = ",".join(("-" if k.descending else "") + k.name for k in self.keys)
+        # Never leaves the server: the seal's keys are derived from it, so a cursor opens
+        # only for this model and ordering without naming either.
+        self._context = f"{queryset.model._meta.label}|{ordering}"
 
     # --- the public API ---------------------------------------------------------------
 
@@ -236,28 +255,24 @@ class KeysetPaginator:
         return [getattr(row, key.name) for key in self.keys]
 
     def _encode(self, values: Sequence[Any], direction: str, inclusive: bool = False) -> str:
-        payload = json.dumps([self._scope, direction, inclusive, list(values)], default=_exact)
-        signed = self._signer.sign(payload)
-        return base64.urlsafe_b64encode(signed.encode()).decode().rstrip("=")
+        payload = json.dumps([direction, inclusive, list(values)], default=_exact)
+        return self._seal(payload.encode())
 
     def _decode(self, cursor: str) -> tuple[list[Any], str, bool]:
         try:
-            padded = cursor + "=" * (-len(cursor) % 4)
-            signed = base64.urlsafe_b64decode(padded.encode()).decode()
-            scope, direction, inclusive, raw = json.loads(self._signer.unsign(signed))
-        except (ValueError, TypeError, UnicodeError, signing.BadSignature):
-            raise InvalidCursor("The pagination cursor is invalid.") from None
+            plaintext = self._open(cursor)
+            direction, inclusive, raw = json.loads(plaintext.decode())
+        except (ValueError, TypeError, UnicodeError):
+            # one answer for every kind of bad cursor: which check failed is nobody's business
+            raise InvalidCursor(
+                "The pagination cursor is invalid, or belongs to another listing."
+            ) from None
         if (
-            scope != self._scope
-            or direction not in (FORWARD, BACKWARD)
-            or inclusive
-            not in (
-                True,
-                False,
-            )
+            direction not in (FORWARD, BACKWARD)
+            or inclusive not in (True, False)
+            or not isinstance(raw, list)
+            or len(raw) != len(self.keys)
         ):
-            raise InvalidCursor("The pagination cursor belongs to another listing.")
-        if not isinstance(raw, list) or len(raw) != len(self.keys):
             raise InvalidCursor("The pagination cursor is invalid.")
         try:
             values = [
@@ -267,6 +282,43 @@ class KeysetPaginator:
         except (ValidationError, TypeError, ValueError):
             raise InvalidCursor("The pagination cursor is invalid.") from None
         return values, direction, inclusive
+
+    def _seal(self, plaintext: bytes) -> str:
+        """``plaintext`` encrypted and authenticated for this model and ordering."""
+        plaintext += b" " * (-len(plaintext) % _PAD)  # JSON ignores trailing spaces
+        secret = settings.SECRET_KEY
+        iv = self._mac(secret, plaintext)
+        sealed = iv + _xor(plaintext, self._keystream(secret, iv, len(plaintext)))
+        return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+
+    def _open(self, cursor: str) -> bytes:
+        """The plaintext of a cursor sealed by :meth:`_seal` (ValueError if none)."""
+        sealed = base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4))
+        iv, body = sealed[:_IV_BYTES], sealed[_IV_BYTES:]
+        if len(iv) < _IV_BYTES or not body:
+            raise ValueError("too short")
+        for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS):
+            plaintext = _xor(body, self._keystream(secret, iv, len(body)))
+            if constant_time_compare(self._mac(secret, plaintext), iv):
+                return plaintext
+        raise ValueError("not sealed for this listing")
+
+    def _hmac(self, purpose: str, secret: str, message: bytes) -> bytes:
+        """HMAC-SHA256 under a key for ``purpose``, this model and ordering, and ``secret``."""
+        key_salt = f"{_SALT}.{purpose}:{self._context}"
+        return salted_hmac(key_salt, message, secret=secret, algorithm="sha256").digest()
+
+    def _mac(self, secret: str, plaintext: bytes) -> bytes:
+        return self._hmac("iv", secret, plaintext)[:_IV_BYTES]
+
+    def _keystream(self, secret: str, iv: bytes, length: int) -> bytes:
+        blocks = range(math.ceil(length / _BLOCK))
+        stream = b"".join(self._hmac("stream", secret, iv + i.to_bytes(4, "big")) for i in blocks)
+        return stream[:length]
+
+
+def _xor(data: bytes, stream: bytes) -> bytes:
+    return bytes(a ^ b for a, b in zip(data, stream, strict=True))
 
 
 def _is(key: Key, value: Any) -> Q:

@@ -75,16 +75,31 @@ class Command(BaseCommand):
                 raw.execute(statement)
             self.stdout.write(f"Applied: roles {owner}, {app}, {cross_tenant} and their grants.")
             return
-        for comment, role in roles:
-            self.stdout.write(f"-- {comment}")
-            self.stdout.write(
-                f"CREATE ROLE {connection.ops.quote_name(role.name)} "
-                f"{role.options_sql().as_string(raw)};"
+
+        # What is printed gets pasted into psql, so a name is SQL only as psycopg quotes it
+        # (Django's quote_name leaves an embedded double quote alone: 'x"; DROP ...' would
+        # end the identifier), and a line break in a name would end a comment line: every
+        # character str.splitlines() breaks at is shown escaped there.
+        from psycopg import sql as pgsql
+
+        line_breaks = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+        def ident(name: str) -> str:
+            return pgsql.Identifier(name).as_string(raw)
+
+        def comment(text: str) -> None:
+            self.stdout.write(f"-- {text.translate(line_breaks)}")
+
+        for note, role in roles:
+            comment(note)
+            statement = pgsql.SQL("CREATE ROLE {} {}").format(
+                pgsql.Identifier(role.name), role.options_sql()
             )
-        self.stdout.write(f"-- data privileges on what {owner} creates in {schema}")
+            self.stdout.write(f"{statement.as_string(raw)};")
+        comment(f"data privileges on what {ident(owner)} creates in {ident(schema)}")
         for statement in grants:
             self.stdout.write(f"{statement.as_string(raw)};")
-        self.stdout.write("-- then: ALTER ROLE <name> PASSWORD '...'; for each role")
+        comment("then: ALTER ROLE <name> PASSWORD '...'; for each role")
 
     def rls_check(self, connection, database):
         found = rls.differences(connection)
