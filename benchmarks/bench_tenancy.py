@@ -7,11 +7,14 @@ Run from the top of the checkout (embedded PostgreSQL unless DATABASE_URL is set
 1. Queries on ``--rows`` rows spread over ``--tenants`` tenants, as the application role:
    an indexed lookup and a page of 50 newest rows, (a) with only an explicit
    ``WHERE tenant_id = %s`` on a table without RLS, (b) on the same table with the app's
-   policy (ENABLE + FORCE + ``tenant_id = current_setting(...)``), the tenant arriving
-   through the context channel's ``SET LOCAL`` prefix, and (c) the ORM's way: policy plus
-   the explicit filter; then the same inside a transaction (as under TenantMiddleware),
-   timing a statement after the first, when the tenant is already in force. Medians;
-   scenarios interleaved per sample.
+   policy (ENABLE + FORCE + ``tenant_id = (SELECT prodpatterns_tenant_id())``), the signed
+   context arriving through the context channel's ``SET LOCAL`` prefix and verified once
+   per statement, (c) the ORM's way: policy plus the explicit filter, and (d) the policy
+   as it was before the signed context (``tenant_id = current_setting(...)``, the raw
+   tenant id sent by a ``SET LOCAL`` prefix, nothing verified); then the same inside a
+   transaction (as under TenantMiddleware), timing a statement after the first, when the
+   context is already in force. Medians; scenarios interleaved per sample. The last column
+   is what the signed context costs per statement over (d).
 2. The per-request cost of TenantMiddleware around a view that runs one query.
 """
 
@@ -19,7 +22,7 @@ import argparse
 import random
 import statistics
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 
 from _setup import setup
 
@@ -31,10 +34,13 @@ from django.http import HttpResponse  # noqa: E402
 from django.test import RequestFactory, override_settings  # noqa: E402
 
 from django_prodpatterns.context import tenant_context  # noqa: E402
+from django_prodpatterns.db import session  # noqa: E402
 from django_prodpatterns.db.constraints import current_tenant_sql  # noqa: E402
 from django_prodpatterns.middleware import TenantMiddleware  # noqa: E402
 
-TABLES = ("bench_tenant_plain", "bench_tenant_rls")
+TABLES = ("bench_tenant_plain", "bench_tenant_rls", "bench_tenant_raw")
+# The policy before the signed context: the raw setting, which any statement could set.
+RAW_TENANT = "nullif(current_setting('prodpatterns.tenant_id', true), '')::bigint"
 
 
 def build(rows, tenants):
@@ -52,13 +58,17 @@ def build(rows, tenants):
             )
             cursor.execute(f"CREATE INDEX ON {table} (tenant_id, name)")
             cursor.execute(f"CREATE INDEX ON {table} (tenant_id, created DESC)")
-        condition = f"tenant_id = {current_tenant_sql('bigint')}"
-        cursor.execute("ALTER TABLE bench_tenant_rls ENABLE ROW LEVEL SECURITY")
-        cursor.execute("ALTER TABLE bench_tenant_rls FORCE ROW LEVEL SECURITY")
-        cursor.execute(
-            f"CREATE POLICY bench_tenant ON bench_tenant_rls USING ({condition})"
-            f" WITH CHECK ({condition})"
-        )
+        for table, tenant_sql in (
+            ("bench_tenant_rls", current_tenant_sql("bigint")),
+            ("bench_tenant_raw", RAW_TENANT),
+        ):
+            condition = f"tenant_id = {tenant_sql}"
+            cursor.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+            cursor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+            cursor.execute(
+                f"CREATE POLICY {table}_tenant ON {table} USING ({condition})"
+                f" WITH CHECK ({condition})"
+            )
         for table in TABLES:
             cursor.execute(f"VACUUM ANALYZE {table}")
 
@@ -73,30 +83,31 @@ def queries(rows, tenants, samples):
     for _ in range(samples):
         row = rng.randrange(1, rows + 1)
         picks.append((row % tenants, f"name {row}"))
-    # (table, explicit tenant filter, RLS context, inside a request's transaction)
+    # (table, explicit tenant filter, context: signed / raw / none, in a request's transaction)
+    plain, signed, raw = "bench_tenant_plain", "bench_tenant_rls", "bench_tenant_raw"
+    explicit = "tenant_id = %s AND "
     scenarios = {
-        "explicit WHERE, no RLS": ("bench_tenant_plain", "tenant_id = %s AND ", False, False),
-        "RLS only, autocommit": ("bench_tenant_rls", "", True, False),
-        "RLS + explicit WHERE (ORM)": ("bench_tenant_rls", "tenant_id = %s AND ", True, False),
-        "explicit WHERE, in a transaction": (
-            "bench_tenant_plain",
-            "tenant_id = %s AND ",
-            False,
-            True,
-        ),
-        "RLS only, in a transaction": ("bench_tenant_rls", "", True, True),
+        "explicit WHERE, no RLS": (plain, explicit, None, False),
+        "RLS signed, autocommit": (signed, "", "signed", False),
+        "RLS unsigned (before)": (raw, "", "raw", False),
+        "RLS + explicit WHERE (ORM)": (signed, explicit, "signed", False),
+        "explicit WHERE, in a transaction": (plain, explicit, None, True),
+        "RLS signed, in a transaction": (signed, "", "signed", True),
+        "RLS unsigned, in a transaction": (raw, "", "raw", True),
     }
     results = {}
     with connections["app"].cursor() as cursor:
         for label, template in (("indexed lookup", LOOKUP), ("page of 50", PAGE)):
             times = {name: [] for name in scenarios}
             for tenant, name in picks[:200] + picks:  # the first 200: warm-up
-                for scenario, (table, where, rls, in_tx) in scenarios.items():
+                for scenario, (table, where, context, in_tx) in scenarios.items():
                     sql = template.format(table=table, where=where)
                     params = ([tenant] if where else []) + ([name] if "%s" in template else [])
                     with ExitStack() as stack:
-                        if rls:
+                        if context == "signed":
                             stack.enter_context(tenant_context(tenant))
+                        elif context == "raw":  # the channel as it was: the raw tenant id
+                            stack.enter_context(raw_channel(tenant))
                         if in_tx:  # as under TenantMiddleware: time a later statement
                             stack.enter_context(transaction.atomic(using="app"))
                             cursor.execute(sql, params)
@@ -109,14 +120,45 @@ def queries(rows, tenants, samples):
             for scenario, values in times.items():
                 results[(label, scenario)] = statistics.median(values[200:])
     print(f"\n{rows} rows over {tenants} tenants, {samples} samples, application role")
-    print(f"{'query':15} {'scenario':32} {'ms':>8} {'vs explicit':>12}")
+    print(f"{'query':15} {'scenario':32} {'ms':>8} {'vs explicit':>12} {'signed - raw':>13}")
     for (label, scenario), seconds in results.items():
-        base_name = "explicit WHERE, in a transaction" if "transaction" in scenario else None
-        base = results[(label, base_name or "explicit WHERE, no RLS")]
-        print(f"{label:15} {scenario:32} {seconds * 1e3:8.3f} {seconds / base:12.2f}")
+        in_tx = "transaction" in scenario
+        base = results[(label, "explicit WHERE, " + ("in a transaction" if in_tx else "no RLS"))]
+        extra = ""
+        if scenario.startswith("RLS signed"):
+            unsigned = results[
+                (label, f"RLS unsigned{', in a transaction' if in_tx else ' (before)'}")
+            ]
+            extra = f"{(seconds - unsigned) * 1e6:+10.1f} us"
+        print(f"{label:15} {scenario:32} {seconds * 1e3:8.3f} {seconds / base:12.2f} {extra:>13}")
     with connections["default"].cursor() as cursor:
         for table in TABLES:
             cursor.execute(f"DROP TABLE {table}")
+
+
+@contextmanager
+def raw_channel(tenant):
+    """The context channel as it was before the signed context: ``SET LOCAL`` of the raw
+    tenant id with every statement in autocommit, once per transaction otherwise."""
+    connection = connections["app"]
+    sent = []
+
+    def prefix(execute, sql, params, many, context):
+        if connection.in_atomic_block and sent:
+            return execute(sql, params, many, context)
+        sent.append(True)
+        result = execute(
+            f"SET LOCAL prodpatterns.tenant_id = '{tenant}'; " + sql, params, many, context
+        )
+        context["cursor"].cursor.nextset()
+        return result
+
+    index = connection.execute_wrappers.index(session.apply_context)
+    connection.execute_wrappers[index] = prefix
+    try:
+        yield
+    finally:
+        connection.execute_wrappers[index] = session.apply_context
 
 
 class Member:

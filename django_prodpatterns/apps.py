@@ -17,14 +17,19 @@ class ProdPatternsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
+        from django.db.models.signals import post_migrate, pre_migrate
 
         from . import checks  # noqa: F401  (registers the checks)
-        from .db import session
+        from .db import session, signing
         from .models.links import hide_deleted_links
 
         connection_created.connect(
             session.install, dispatch_uid="django_prodpatterns.db.session.install"
         )
+        # The signed context's key follows SECRET_KEY: written before and after every
+        # migrate (before: so data migrations run with it; after: a new database).
+        for when, signal in (("pre", pre_migrate), ("post", post_migrate)):
+            signal.connect(signing.install_key, sender=self, dispatch_uid=f"prodpatterns.{when}")
         session.install_on_open_connections()
         self.link_audit_history()
         hide_deleted_links(self.apps.get_models(include_auto_created=True))

@@ -1,7 +1,8 @@
 """Bulk writes at ``COPY`` speed that still obey every pattern.
 
 PostgreSQL refuses ``COPY FROM`` into a table with row level security for a role subject
-to it. So rows are streamed with ``COPY`` into a temporary staging table (no policies),
+to it. So rows are streamed with ``COPY`` into a temporary staging table (no policies,
+made by a function: the application role may not create temporary tables itself),
 then moved with one ``INSERT ... SELECT``: the table's policy ``WITH CHECK`` judges every
 row, the audit triggers record every row, and constraints apply as for any insert. Before
 anything is sent, each row is checked in Python (unknown or missing fields, values of the
@@ -16,7 +17,6 @@ transaction, so a failure writes nothing. ::
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -272,31 +272,31 @@ class _Batch:
 
 
 class _Stage:
-    """A temporary table holding the batch, filled by COPY, dropped afterwards."""
+    """A staging table holding the batch, filled by COPY, dropped at commit.
+
+    Made by the ``prodpatterns_stage`` function (migration 0003): the application role
+    may not create temporary tables, and the function names the table itself.
+    """
 
     def __init__(self, batch: _Batch) -> None:
         self.batch = batch
-        self.name = batch.quote(f"prodpatterns_stage_{uuid.uuid4().hex}")
 
     def __enter__(self) -> str:
         batch = self.batch
         with batch.connection.cursor() as cursor:
             cursor.execute(
-                f"CREATE TEMPORARY TABLE {self.name} ON COMMIT DROP AS SELECT {batch.columns}"
-                f" FROM {batch.table} WITH NO DATA"
+                "SELECT prodpatterns_stage(%s::regclass, %s)",
+                [batch.table, [f.column for f in batch.fields]],
             )
-            cursor.execute(f"ALTER TABLE {self.name} ADD COLUMN {ORDINAL} bigint")
-            copy_sql = f"COPY {self.name} ({batch.columns}, {ORDINAL}) FROM STDIN"
+            (name,) = cursor.fetchone()
+            copy_sql = f"COPY {name} ({batch.columns}, {ORDINAL}) FROM STDIN"
             try:
                 with cursor.cursor.copy(copy_sql) as copy:
                     for ordinal, row in enumerate(batch.rows):
                         copy.write_row((*row, ordinal))
             except (DatabaseError, psycopg.Error) as exc:
                 raise BulkWriteError(f"{batch.model._meta.label}: {exc}".strip()) from exc
-        return f"SELECT {batch.columns} FROM {self.name} ORDER BY {ORDINAL}"
+        return f"SELECT {batch.columns} FROM {name} ORDER BY {ORDINAL}"
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.batch.connection.needs_rollback or exc_info[0] is not None:
-            return  # the transaction rolls back, and the table with it
-        with self.batch.connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE {self.name}")
+        return None  # ON COMMIT DROP: the table goes with the transaction

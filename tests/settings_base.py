@@ -58,9 +58,10 @@ PRODPATTERNS = {
 SILENCED_SYSTEM_CHECKS = [
     "prodpatterns.W011",
     # The model zoo (tests/zoo) has these shapes on purpose and tests their checks directly:
-    # db_constraint=False (W023) and managed = False (W003).
+    # db_constraint=False (W023), managed = False (W003), a natural primary key (W025).
     "prodpatterns.W003",
     "prodpatterns.W023",
+    "prodpatterns.W025",
 ]
 
 DATABASE_ROUTERS = ["tests.routers.MigrateDefaultOnly"]

@@ -47,7 +47,7 @@ from django.db import connections
 from psycopg import sql as pgsql
 
 from django_prodpatterns.db import embedded
-from django_prodpatterns.db.constraints import TENANT_SETTING
+from django_prodpatterns.db.constraints import TENANT_FUNCTION
 from django_prodpatterns.db.embedded import ADMIN_ROLE, APP_ROLE, OWNER_ROLE
 from django_prodpatterns.db.roles import ensure_database, grant_app_privileges
 from django_prodpatterns.models.tenancy import is_tenant_model
@@ -414,7 +414,7 @@ def ddl_problems(report: dict[str, Any], spec: dict[str, Any]) -> list[str]:
             problems.append(f"{table}: policies {names}, expected [{prefix}_tenant_rls]")
         for name, qual, check in policies[table]:
             for what, text in (("USING", qual), ("WITH CHECK", check)):
-                if TENANT_SETTING not in text or tenant not in text:
+                if TENANT_FUNCTION not in text or tenant not in text:
                     problems.append(f"{table}: policy {name} {what} is {text!r}")
         expected["policies"].add((table, f"{prefix}_tenant_rls"))
         key = constraints[table].get(f"{prefix}_tenant_key")

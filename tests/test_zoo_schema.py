@@ -76,7 +76,7 @@ def test_every_tenant_table_forces_one_tenant_policy(model):
     assert len(policies) == 1
     tenant_column = connection.ops.quote_name(model._meta.get_field("tenant").column)
     assert tenant_column.strip('"') in policies[0][1]
-    assert "prodpatterns.tenant_id" in policies[0][1]
+    assert "prodpatterns_tenant_id()" in policies[0][1]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Checks on settings and on the database connection: E001, E002, W001, W002."""
+"""Checks on settings and on the database connection: E001, E002, E004, W001, W002, W004."""
 
 from __future__ import annotations
 
@@ -13,13 +13,16 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from ..conf import SETTINGS_NAME, validate
 
 
+def models_of(app_configs: Any) -> list[Any]:
+    """The models of ``app_configs`` (all installed models when None)."""
+    if app_configs is None:
+        return list(apps.get_models())
+    return [m for config in app_configs for m in config.get_models()]
+
+
 def installed_models(app_configs: Any, marker: str) -> list[Any]:
     """Concrete, non-proxy models (of ``app_configs``, or all) whose class sets ``marker``."""
-    if app_configs is None:
-        candidates = apps.get_models()
-    else:
-        candidates = [m for config in app_configs for m in config.get_models()]
-    return [m for m in candidates if getattr(m, marker, False) and not m._meta.proxy]
+    return [m for m in models_of(app_configs) if getattr(m, marker, False) and not m._meta.proxy]
 
 
 _ROLE_SQL = """
@@ -29,6 +32,27 @@ _ROLE_SQL = """
                    WHERE c.relrowsecurity
                      AND n.nspname NOT IN ('pg_catalog', 'information_schema'))
     FROM pg_roles r WHERE r.rolname = current_user
+"""
+
+
+# What the application role can do that lets one request reach past its tenant or the
+# audit trail: each column names a privilege it should not have.
+_PRIVILEGES_SQL = """
+    SELECT
+        has_database_privilege(current_user, current_database(), 'TEMPORARY'),
+        ARRAY(SELECT n.nspname::text FROM pg_catalog.pg_namespace AS n
+              WHERE n.nspname = ANY(current_schemas(false))
+                AND has_schema_privilege(current_user, n.oid, 'CREATE')
+              ORDER BY 1),
+        coalesce(has_table_privilege(
+            current_user,
+            to_regclass(quote_ident(current_schema()) || '.prodpatterns_auditlog'),
+            'INSERT,UPDATE,DELETE,TRUNCATE'
+        ), false),
+        EXISTS (SELECT 1 FROM pg_catalog.pg_class AS c
+                JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                WHERE c.relkind = 'S' AND n.nspname = ANY(current_schemas(false))
+                  AND has_sequence_privilege(current_user, c.oid, 'SELECT'))
 """
 
 
@@ -93,7 +117,7 @@ def role_messages(alias: str, relies_on_rls: bool) -> list[Error | Warning]:
         cursor.execute(_ROLE_SQL)
         role, is_superuser, bypasses_rls, has_rls_tables = cursor.fetchone()
     if not (is_superuser or bypasses_rls):
-        return []
+        return [*context_messages(alias), *privilege_messages(alias, role)]
     why = "is a superuser" if is_superuser else "has BYPASSRLS"
     hint = (
         "Connect the application as a role with NOSUPERUSER NOBYPASSRLS that does not own "
@@ -118,6 +142,77 @@ def role_messages(alias: str, relies_on_rls: bool) -> list[Error | Warning]:
             obj=alias,
             id="prodpatterns.W002",
         )
+    ]
+
+
+def context_messages(alias: str) -> list[Error]:
+    """E004: the database refuses the signed context this project sends.
+
+    Its key is derived from ``SECRET_KEY`` and written by ``migrate``; a project whose
+    ``SECRET_KEY`` changed since, or a database migrated by another project, refuses every
+    context, and every tenant query returns nothing.
+    """
+    from ..context import audit_context
+
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT to_regprocedure('prodpatterns_verified_context()') IS NOT NULL")
+        (installed,) = cursor.fetchone()
+        if not installed:
+            return []  # not migrated yet: Django reports unapplied migrations
+        with audit_context(reason="prodpatterns.E004"):
+            cursor.execute("SELECT prodpatterns_verified_context() IS NOT NULL")
+            (accepted,) = cursor.fetchone()
+    if accepted:
+        return []
+    return [
+        Error(
+            f"Database {alias!r} refuses the tenant and audit context this project signs: "
+            "every tenant query returns no rows and audit entries lose their actor.",
+            hint="The key is derived from SECRET_KEY and written by `manage.py migrate` (run "
+            "it through the owner alias after changing SECRET_KEY).",
+            obj=alias,
+            id="prodpatterns.E004",
+        )
+    ]
+
+
+def privilege_messages(alias: str, role: str) -> list[Warning]:
+    """W004: privileges of the application role that undo isolation or the audit trail."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_PRIVILEGES_SQL)
+        temporary, creatable, writes_log, reads_sequences = cursor.fetchone()
+    found = []
+    if temporary:
+        found.append(
+            "can create temporary tables, which are searched before the application's "
+            "tables: one request's table can stand in for a tenant table in a later request "
+            "on the same connection (REVOKE TEMPORARY ON DATABASE <name> FROM PUBLIC, run by "
+            "the database owner)"
+        )
+    if creatable:
+        found.append(
+            f"can create objects in {', '.join(creatable)} (REVOKE CREATE ON SCHEMA ... "
+            "FROM PUBLIC)"
+        )
+    if writes_log:
+        found.append(
+            "can write the audit log directly, so it can forge entries (migrate "
+            "django_prodpatterns, and grant with `manage.py prodpatterns roles`)"
+        )
+    if reads_sequences:
+        found.append(
+            "can read sequences, whose last_value counts every tenant's rows (REVOKE "
+            "SELECT ON ALL SEQUENCES IN SCHEMA ... FROM <role>; nextval needs USAGE only)"
+        )
+    return [
+        Warning(
+            f"Database {alias!r} connects as {role!r}, which {problem}.",
+            hint="The application role needs data privileges only; `manage.py prodpatterns "
+            "roles` prints the grants it should have.",
+            obj=alias,
+            id="prodpatterns.W004",
+        )
+        for problem in found
     ]
 
 

@@ -1,4 +1,4 @@
-"""Checks on tenant models and their set-up: E020-E022, W020, W021."""
+"""Checks on tenant models and their set-up: E020-E022, W020-W025."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.db import connections, models
 
 from ..markers import TENANT_FIELD, TENANT_SCOPED_ATTRIBUTE, is_soft_deletable, is_tenant_scoped
-from .database import installed_models
+from .database import installed_models, models_of
 
 
 def tenant_models(app_configs: Any = None) -> list[Any]:
@@ -54,6 +54,7 @@ def check_tenant_models(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             for c in opts.constraints
             if isinstance(c, models.UniqueConstraint)
         ]
+        messages += _natural_primary_key(model)
         for name, fields in unique_sets:
             if TENANT_FIELD not in fields:
                 messages.append(
@@ -65,6 +66,69 @@ def check_tenant_models(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                         id="prodpatterns.W020",
                     )
                 )
+    return messages
+
+
+def _natural_primary_key(model: Any) -> list[Warning]:
+    """W025: a primary key the caller chooses is unique across all tenants.
+
+    Inserting a row with a key another tenant uses fails, an unused one succeeds: an
+    existence oracle. Generated keys (auto fields, or a default such as ``uuid4``) give a
+    caller nothing to probe with.
+    """
+    pk = model._meta.pk
+    if pk is None or isinstance(pk, models.AutoField) or pk.is_relation:
+        return []
+    if (
+        pk.has_default()
+        or getattr(pk, "db_default", models.NOT_PROVIDED) is not models.NOT_PROVIDED
+    ):
+        return []
+    return [
+        Warning(
+            f"{model._meta.label}.{pk.name} is a primary key the caller chooses, unique "
+            "across all tenants: a value another tenant uses is refused, so it can be "
+            "probed for.",
+            hint="Use a generated key (an auto field, or a UUIDField with default=uuid.uuid4) "
+            f'and keep the natural key in a field unique per tenant (with "{TENANT_FIELD}").',
+            obj=pk,
+            id="prodpatterns.W025",
+        )
+    ]
+
+
+@register()
+def check_references_into_tenants(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """W024: a model that is not tenant-scoped references a tenant model.
+
+    A foreign key's check ignores row level security: such a row accepts another tenant's
+    key and refuses an unused one, which tells whoever writes it that the key exists (and
+    its rows are visible to every tenant).
+    """
+    messages = []
+    for model in models_of(app_configs):
+        if is_tenant_scoped(model) or model._meta.proxy or not model._meta.managed:
+            continue
+        for field in model._meta.local_fields:
+            if not (field.is_relation and (field.many_to_one or field.one_to_one)):
+                continue
+            target = field.related_model
+            if not (isinstance(target, type) and is_tenant_scoped(target)):
+                continue
+            if not field.db_constraint:
+                continue
+            messages.append(
+                Warning(
+                    f"{model._meta.label}.{field.name} points at the tenant model "
+                    f"{target._meta.label} from a model without a tenant: its foreign key "
+                    "accepts another tenant's key and refuses an unused one, so it reveals "
+                    "which keys exist.",
+                    hint=f"Make {model._meta.object_name} a tenant model (TenantModel), so "
+                    "its references are (tenant, key) foreign keys and its rows isolated.",
+                    obj=field,
+                    id="prodpatterns.W024",
+                )
+            )
     return messages
 
 

@@ -4,40 +4,23 @@ Every concrete audited model gets one ``AuditTriggers`` constraint (added automa
 see ``models/audit.py``): AFTER INSERT, UPDATE and DELETE triggers, each FOR EACH STATEMENT
 with transition tables, so a 10,000-row ``QuerySet.update()`` writes its 10,000 entries in
 one INSERT ... SELECT, in the same transaction as the change. The shared trigger function
-(``sql/audit_function.sql``) reads the context channel's transaction-local settings.
+(``sql/audit_function_v<N>.sql``) reads the context channel's transaction-local settings.
+The app's own migrations install each version of it; a constraint creates it only when it
+does not exist yet, so it never replaces a newer version.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from django.db.migrations.operations import RunSQL
+from .constraints import _SQLConstraint, ensure_context_functions
+from .versioned import PostgresRunSQL, create_if_missing, in_schema, sql_file
 
-from .constraints import _SQLConstraint
+__all__ = ["AuditTriggers", "PostgresRunSQL", "sql_file"]  # migrations import the last two
 
-SQL_DIR = Path(__file__).parent / "sql"
-
-
-def sql_file(name: str) -> str:
-    return (SQL_DIR / name).read_text()
-
-
-class PostgresRunSQL(RunSQL):
-    """RunSQL that runs on PostgreSQL only (a no-op elsewhere, shown by sqlmigrate)."""
-
-    def database_forwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
+# The trigger function's current version, created by AuditTriggers when none exists yet.
+AUDIT_FUNCTION = "audit_function_v3.sql"
 
 
 class AuditTriggers(_SQLConstraint):
@@ -61,7 +44,11 @@ class AuditTriggers(_SQLConstraint):
         table = quote(model._meta.db_table)
         call = f"EXECUTE FUNCTION prodpatterns_audit({self._arguments(schema_editor)})"
         return [
-            sql_file("audit_function.sql"),
+            *ensure_context_functions(schema_editor.connection),
+            create_if_missing(
+                "prodpatterns_audit()",
+                in_schema(sql_file(AUDIT_FUNCTION), schema_editor.connection),
+            ),
             f"CREATE TRIGGER {quote(self.name + '_ins')} AFTER INSERT ON {table}"
             f" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT {call}",
             f"CREATE TRIGGER {quote(self.name + '_upd')} AFTER UPDATE ON {table}"

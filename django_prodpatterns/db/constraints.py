@@ -12,18 +12,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import BaseConstraint
 
-TENANT_SETTING = "prodpatterns.tenant_id"
+from .versioned import create_if_missing, in_schema, sql_file
+
+# What policies call for the current tenant: the signed context, verified (see signing.py).
+TENANT_FUNCTION = "prodpatterns_tenant_id"
+# The versioned SQL of the signed context: its key store and its functions.
+CONTEXT_KEY_STORE = "context_key_v1.sql"
+CONTEXT_FUNCTIONS = "context_functions_v1.sql"
+# Drops a single-column foreign key made redundant by a (tenant, key) one.
+SINGLE_COLUMN_FKS = "single_column_fks_v1.sql"
 
 
 def current_tenant_sql(cast: str) -> str:
-    """The current tenant as SQL of the column's type; NULL (no rows) when none is set.
+    """The current tenant as SQL of the column's type; NULL (no rows) when there is none.
 
-    ``current_setting(..., true)`` is STABLE, so ``column = <this>`` can use an index.
+    A scalar subquery, so PostgreSQL verifies the signed context once per statement (an
+    InitPlan), and ``column = <this>`` can still use an index.
     """
-    return f"nullif(current_setting('{TENANT_SETTING}', true), '')::{cast}"
+    return f"(SELECT {TENANT_FUNCTION}())::{cast}"
+
+
+def ensure_context_functions(connection: Any) -> list[str]:
+    """Statements that create the signed context's key store and functions if missing.
+
+    Policies and the audit trigger call those functions; a project's migrations may run
+    before the app's own migration that installs them, so whatever creates a policy or an
+    audit trigger makes sure they exist, never replacing a newer version.
+    """
+    return [
+        in_schema(sql_file(CONTEXT_KEY_STORE), connection),
+        create_if_missing(
+            f"{TENANT_FUNCTION}()", in_schema(sql_file(CONTEXT_FUNCTIONS), connection)
+        ),
+    ]
 
 
 def _is_postgresql(schema_editor: Any) -> bool:
@@ -92,10 +116,19 @@ class _Policy(_SQLConstraint):
     def create_statements(self, model: Any, schema_editor: Any) -> list[str]:
         table, policy, condition = self._parts(model, schema_editor)
         return [
+            *self.required_statements(schema_editor),
             f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
             f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
             f"CREATE POLICY {policy} ON {table} USING ({condition}) WITH CHECK ({condition})",
         ]
+
+    def required_statements(self, schema_editor: Any) -> list[str]:
+        """What the policy's condition calls, created first when missing."""
+        return []
+
+    def condition_sql(self, model: Any, schema_editor: Any) -> str:
+        """The policy's ``USING`` and ``WITH CHECK`` condition (the drift check's yardstick)."""
+        return self._parts(model, schema_editor)[2]
 
     def remove_statements(self, model: Any, schema_editor: Any) -> list[str]:
         table, policy, _ = self._parts(model, schema_editor)
@@ -113,13 +146,17 @@ class _Policy(_SQLConstraint):
 class RowLevelSecurity(_Policy):
     """ENABLE and FORCE row level security, and one fail-closed tenant policy.
 
-    ``USING`` and ``WITH CHECK`` are both ``<tenant column> = <current tenant>``: no
-    current tenant means no rows and no writes, and there is no OR/CASE arm for an admin
+    ``USING`` and ``WITH CHECK`` are both ``<tenant column> = <current tenant>``, the
+    current tenant being what the signed context says: no (verified) current tenant means
+    no rows and no writes, and there is no OR/CASE arm for an admin
     that would keep the planner off the tenant index. Cross-tenant access is a role with
     BYPASSRLS on its own database alias, never a setting.
     """
 
     path = "django_prodpatterns.db.constraints.RowLevelSecurity"
+
+    def required_statements(self, schema_editor: Any) -> list[str]:
+        return ensure_context_functions(schema_editor.connection)
 
     def _parts(self, model: Any, schema_editor: Any) -> tuple[str, str, str]:
         field = model._meta.get_field(self.field)
@@ -161,7 +198,10 @@ class TenantForeignKey(_SQLConstraint):
 
     Referential checks ignore row level security, so a plain foreign key would accept (and
     so reveal) another tenant's primary key. The referenced table carries a unique
-    constraint on (tenant, pk) for this to point at.
+    constraint on (tenant, pk) for this to point at. It is the only foreign key on the
+    column: Django's single-column one is dropped once this one exists (and put back when
+    this one goes), because beside it an unused key and another tenant's key fail on
+    different constraints, which tells a tenant which keys exist elsewhere.
     """
 
     path = "django_prodpatterns.db.constraints.TenantForeignKey"
@@ -178,15 +218,40 @@ class TenantForeignKey(_SQLConstraint):
             f" FOREIGN KEY ({quote(tenant.column)}, {quote(fk.column)})"
             f" REFERENCES {quote(target._meta.db_table)}"
             f" ({quote(target_tenant.column)}, {quote(fk.target_field.column)})"
-            " DEFERRABLE INITIALLY DEFERRED"
+            " DEFERRABLE INITIALLY DEFERRED",
         ]
+
+    def constraint_sql(self, model: Any, schema_editor: Any) -> None:
+        super().constraint_sql(model, schema_editor)
+        self._drop_single_column_key_later(schema_editor)
+
+    def create_sql(self, model: Any, schema_editor: Any) -> str | None:
+        sql = super().create_sql(model, schema_editor)
+        self._drop_single_column_key_later(schema_editor)
+        return sql
+
+    def _drop_single_column_key_later(self, schema_editor: Any) -> None:
+        """Django creates a new model's foreign keys at the end of the migration (deferred
+        SQL), after an AddConstraint has run: the redundant one goes after that."""
+        if _is_postgresql(schema_editor):
+            schema_editor.deferred_sql.append(sql_file(SINGLE_COLUMN_FKS))
 
     def remove_statements(self, model: Any, schema_editor: Any) -> list[str]:
         quote = schema_editor.quote_name
-        return [
-            f"ALTER TABLE {quote(model._meta.db_table)} DROP CONSTRAINT IF EXISTS"
-            f" {quote(self.name)}"
-        ]
+        table = quote(model._meta.db_table)
+        statements = [f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {quote(self.name)}"]
+        try:
+            fk = model._meta.get_field(self.field)
+        except FieldDoesNotExist:
+            return statements  # the field goes too
+        if fk.db_constraint:  # the column keeps a reference: Django's own foreign key
+            suffix = "_fk_%(to_table)s_%(to_column)s"
+            name = schema_editor._fk_constraint_name(model, fk, suffix)
+            statements += [
+                f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}",
+                str(schema_editor._create_fk_sql(model, fk, suffix)),
+            ]
+        return statements
 
     def rename_statements(self, model: Any, schema_editor: Any, new_name: str) -> list[str]:
         quote = schema_editor.quote_name

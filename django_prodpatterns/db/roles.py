@@ -18,6 +18,7 @@ from psycopg import errors
 from psycopg import sql as pgsql
 
 ROLE_LOCK = "prodpatterns.roles"  # advisory lock key: one role change at a time
+AUDIT_LOG = "prodpatterns_auditlog"  # the audit log's table
 
 
 @dataclass(frozen=True)
@@ -64,23 +65,42 @@ def grant_statements(
     """Data privileges (never DDL) for ``app_role`` on ``schema``'s tables and sequences.
 
     Covers what exists and, through default privileges, what ``owner`` (the current role
-    when None) creates later.
+    when None) creates later. Deliberately not granted: writing the audit log (only the
+    capture path does, as its owner) and reading sequences (``last_value`` counts every
+    tenant's inserts; ``nextval`` needs USAGE only).
     """
     ident = pgsql.Identifier
     for_role = pgsql.SQL(" FOR ROLE {}").format(ident(owner)) if owner else pgsql.SQL("")
     statements = [
         "GRANT USAGE ON SCHEMA {schema} TO {role}",
         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}",
-        "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}",
+        "GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}",
+        "REVOKE SELECT ON ALL SEQUENCES IN SCHEMA {schema} FROM {role}",
         "ALTER DEFAULT PRIVILEGES{for_role} IN SCHEMA {schema}"
         " GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}",
+        "ALTER DEFAULT PRIVILEGES{for_role} IN SCHEMA {schema} GRANT USAGE ON SEQUENCES TO {role}",
         "ALTER DEFAULT PRIVILEGES{for_role} IN SCHEMA {schema}"
-        " GRANT USAGE, SELECT ON SEQUENCES TO {role}",
+        " REVOKE SELECT ON SEQUENCES FROM {role}",
     ]
-    return [
+    composed = [
         pgsql.SQL(statement).format(schema=ident(schema), role=ident(app_role), for_role=for_role)
         for statement in statements
     ]
+    return [*composed, _revoke_log_writes(app_role, schema)]
+
+
+def _revoke_log_writes(app_role: str, schema: str) -> pgsql.Composable:
+    """Take back what the blanket grant gave on the audit log, when the log exists."""
+    log = pgsql.SQL("{}.{}").format(pgsql.Identifier(schema), pgsql.Identifier(AUDIT_LOG))
+    revoke = pgsql.SQL("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {} FROM {}").format(
+        log, pgsql.Identifier(app_role)
+    )
+    name = pgsql.Literal(pgsql.Identifier(schema).as_string(None) + "." + AUDIT_LOG)
+    body = pgsql.SQL(
+        "BEGIN IF pg_catalog.to_regclass({name}) IS NOT NULL THEN EXECUTE {revoke}; END IF; END"
+    ).format(name=name, revoke=pgsql.Literal(revoke.as_string(None)))
+    # The body as a literal, not dollar-quoted: no role name can end it early.
+    return pgsql.SQL("DO {}").format(pgsql.Literal(body.as_string(None)))
 
 
 def grant_app_privileges(

@@ -1,29 +1,28 @@
 """Hands the current context to PostgreSQL as transaction-local settings.
 
 Every SQL statement Django sends on a PostgreSQL connection passes through
-:func:`apply_context`, an execute wrapper installed when the connection opens. While a
-:func:`~django_prodpatterns.context.tenant_context` or
-:func:`~django_prodpatterns.context.audit_context` is active, the statement is sent as::
+:func:`apply_context`, an execute wrapper installed when the connection opens. Each
+statement is sent as::
 
-    SET LOCAL prodpatterns.tenant_id = '42'; SET LOCAL prodpatterns.actor_id = '7';
-    SET LOCAL prodpatterns.context = '{...}'; <the statement>
+    SET LOCAL prodpatterns.context = '<signature><tenant>\x1f<actor>\x1f{...}'; <the statement>
 
-(only the settings that have a value, plus, inside a transaction, those that had one
-earlier in it)
-in one query string, so it costs no extra round trip. A multi-statement query string runs
-as one implicit transaction, so the settings hold in autocommit too, and inside a
-transaction they are re-sent with every statement, which keeps them right after
-``ROLLBACK TO SAVEPOINT`` and after a context change in the middle of a transaction.
-Nothing is ever set at session level: on a persistent connection, a pool or PgBouncer in
-transaction mode, the next transaction starts clean. PostgreSQL reports an expired custom
-setting as ``''``, so policies and triggers read it with ``nullif(..., '')``.
+in one query string, so it costs no extra round trip. The value is signed for the
+connection's backend (:mod:`.signing`): the database accepts only what the application
+sent. It goes with every statement in autocommit, empty (``''``) when the application has
+no context: a value an earlier statement on the connection set at session level
+(``set_config(..., false)``, an SQL injection in another request, on a persistent
+connection or a pooled server connection) never counts. A multi-statement query string
+runs as one implicit transaction, so the setting holds in autocommit too. Inside a
+transaction the first statement sends it and later ones only when it changes; after
+``ROLLBACK TO SAVEPOINT`` it is sent again. Nothing is ever set at session level.
 
 Statements that cannot share a query string with others (``executemany``, named
 server-side cursors, server-side parameter binding) get the settings as a separate
 statement first, inside a short explicit transaction when the connection is in autocommit.
-Statements that cannot run inside a transaction block (``CREATE INDEX CONCURRENTLY``,
-``VACUUM``, ``CREATE DATABASE``, ...) and transaction control itself are passed through
-untouched: none of them reads or writes rows.
+A single statement that cannot run inside a transaction block (``CREATE INDEX
+CONCURRENTLY``, ``VACUUM``, ``CREATE DATABASE``, ...) and transaction control itself are
+passed through untouched: none of them reads or writes rows. A query string holding more
+than one statement is never passed through, whatever it starts with.
 
 Values are quoted by psycopg (``psycopg.sql.Literal``), never formatted in.
 """
@@ -40,16 +39,16 @@ from django.db import connections
 from psycopg import sql as pgsql
 
 from ..context import _current_audit, _current_tenant, key_of
+from . import signing
 
-TENANT_SETTING = "prodpatterns.tenant_id"
-ACTOR_SETTING = "prodpatterns.actor_id"
-CONTEXT_SETTING = "prodpatterns.context"
-SETTING_NAMES = (TENANT_SETTING, ACTOR_SETTING, CONTEXT_SETTING)
+SETTING_NAMES = (signing.CONTEXT_SETTING,)
 
-EMPTY: tuple[str, str, str] = ("", "", "")
+EMPTY: tuple[str] = ("",)
 
-# Attribute on a DatabaseWrapper: (the transaction, the settings sent non-empty in it).
+# Attributes on a DatabaseWrapper: what its open transaction has been told; the last value
+# it signed, as (key, backend pid, payload, value).
 _SENT = "_prodpatterns_settings_sent"
+_SIGNED = "_prodpatterns_signed"
 
 _COMMON_DML = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
 _ROLLBACK = re.compile(r"^\s*(?:ROLLBACK|ABORT)\b", re.IGNORECASE)
@@ -65,10 +64,28 @@ _PASS_THROUGH = re.compile(
     )""",
     re.IGNORECASE | re.VERBOSE | re.DOTALL,
 )
+# What may hide a ";" that does not end a statement: literals, quoted names, comments.
+_QUOTED = re.compile(
+    r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\$(\w*)\$.*?\$\1\$""", re.DOTALL
+)
+
+
+def is_single_statement(sql: str) -> bool:
+    """True when ``sql`` holds one statement (a trailing ``;`` allowed)."""
+    if ";" not in sql:
+        return True
+    return ";" not in _QUOTED.sub(" ", sql).strip().rstrip(";")
+
+
+def _passes_through(sql: str) -> bool:
+    """A lone statement that must not, or need not, carry the settings."""
+    if sql.lstrip()[:6].upper().startswith(_COMMON_DML):
+        return False
+    return bool(_PASS_THROUGH.match(sql)) and is_single_statement(sql)
 
 
 def current_values() -> tuple[str, str, str] | None:
-    """The three setting values for the active context, or ``None`` when none is active."""
+    """Tenant key, actor key and audit details of the active context (``None``: none)."""
     tenant = _current_tenant.get()
     audit = _current_audit.get()
     if tenant is None and audit is None:
@@ -76,6 +93,22 @@ def current_values() -> tuple[str, str, str] | None:
     if audit is None:
         return (key_of(tenant), "", "")
     return (key_of(tenant), audit.actor_id, audit.as_json)
+
+
+def signed_values(connection: Any) -> tuple[str]:
+    """The setting values for the active context on ``connection`` (signed for its backend)."""
+    values = current_values()
+    if values is None:
+        return EMPTY
+    body = signing.payload(*values)
+    pid = signing.backend_pid(connection)
+    key = signing.context_key()
+    last = connection.__dict__.get(_SIGNED)
+    if last is not None and last[:3] == (key, pid, body):
+        return (last[3],)
+    value = signing.sign(body, pid)
+    connection.__dict__[_SIGNED] = (key, pid, body, value)
+    return (value,)
 
 
 @lru_cache(maxsize=1024)
@@ -105,59 +138,47 @@ def _transaction_marker(connection: Any) -> Any:
 class _Sent:
     """What this connection's open transaction has been told.
 
-    ``carried``: settings sent non-empty since the transaction began (they must be cleared
-    explicitly, even after ROLLBACK TO SAVEPOINT). ``in_force``: the values known to be in
-    force, valid while ``token`` is Django's current ``run_on_commit`` list, which Django
-    replaces on every commit, rollback and savepoint rollback.
+    ``in_force``: the values known to be in force, valid while ``token`` is Django's
+    current ``run_on_commit`` list, which Django replaces on every commit, rollback and
+    savepoint rollback.
     """
 
     marker: Any
-    carried: frozenset
     token: Any = None
-    in_force: tuple[str, str, str] | None = None
+    in_force: tuple[str] | None = None
 
 
 def settings_to_send(connection: Any) -> tuple[tuple[str, str], ...]:
     """The ``(name, value)`` pairs this statement must carry (empty: send nothing).
 
-    - Autocommit: each statement is its own transaction, so the non-empty values go with
-      every statement and nothing else is needed.
-    - Inside ``atomic``: a value is sent when it differs from what is known to be in force,
-      so a request in one transaction pays for the SET LOCAL once. After a savepoint
-      rollback nothing is known and everything carried is sent again.
-    - Inside a transaction, a setting that was sent non-empty keeps being cleared after
-      its context ends (SET LOCAL values outlive the context until the transaction ends).
+    - Autocommit: each statement is its own transaction, so the setting goes with every
+      statement, empty or not.
+    - Inside ``atomic``: with the first statement, then only when it differs from what is
+      known to be in force, so a request in one transaction pays for the SET LOCAL once.
+      After a savepoint rollback nothing is known and it is sent again.
     """
-    values = current_values() or EMPTY
-    in_atomic = connection.in_atomic_block
+    values = signed_values(connection)
     state = connection.__dict__.get(_SENT)
-    if in_atomic:
+    if connection.in_atomic_block:
         token = connection.run_on_commit
         if state is not None and state.token is token and state.in_force == values:
             return ()  # the common case inside a request: everything already in force
     elif connection.autocommit:
         if state is not None:
             connection.__dict__[_SENT] = None
-        return tuple((n, v) for n, v in zip(SETTING_NAMES, values, strict=True) if v)
+        return tuple(zip(SETTING_NAMES, values, strict=True))
     else:
         token = None  # a transaction Django does not manage: nothing is ever "known"
     marker = _transaction_marker(connection)
     if state is None or state.marker is not marker:
-        state = _Sent(marker, frozenset())
+        state = _Sent(marker)
     known = state.in_force if token is not None and state.token is token else None
     send = tuple(
         (name, value)
         for index, (name, value) in enumerate(zip(SETTING_NAMES, values, strict=True))
-        if (value or name in state.carried) and (known is None or known[index] != value)
+        if known is None or known[index] != value
     )
-    state.carried = state.carried | {name for name, value in send if value}
-    # What is in force now: what was just sent, what was known, "" for never-set settings.
-    sent = dict(send)
-    state.in_force = tuple(
-        sent.get(name, known[index] if known is not None else "")
-        for index, name in enumerate(SETTING_NAMES)
-    )
-    state.token = token
+    state.in_force, state.token = values, token
     connection.__dict__[_SENT] = state
     return send
 
@@ -182,7 +203,7 @@ def apply_context(execute: Any, sql: str, params: Any, many: bool, context: dict
     connection = context["connection"]
     if not isinstance(sql, str):  # psycopg.sql.Composed and friends
         sql = sql.as_string(connection.connection)
-    if not sql.lstrip()[:6].upper().startswith(_COMMON_DML) and _PASS_THROUGH.match(sql):
+    if _passes_through(sql):
         if _ROLLBACK.match(sql):
             forget_settings(connection)
         return execute(sql, params, many, context)
@@ -248,12 +269,15 @@ def install(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:
 
     It goes first in the wrapper list: ``connection.execute_wrapper()`` blocks pop the last
     wrapper on exit, so a connection opened inside such a block must not end up with the
-    channel in last place.
+    channel in last place. A newly opened connection also learns which backend its
+    signatures are bound to.
     """
     if connection is None or connection.vendor != "postgresql":
         return
     if apply_context not in connection.execute_wrappers:
         connection.execute_wrappers.insert(0, apply_context)
+    if connection.connection is not None:
+        signing.bind(connection)
 
 
 def install_on_open_connections() -> None:

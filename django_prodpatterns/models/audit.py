@@ -197,6 +197,7 @@ def add_audit_triggers(sender: type[models.Model], **kwargs: Any) -> None:
         return
     names = set(sender.audit_redact) | set(app_settings.while_models_load("AUDIT_REDACT_FIELDS"))
     fields = {f.name: f for f in opts.concrete_fields}
+    names |= _derived_from(names, fields)
     tenant = fields.get(TENANT_FIELD)
     _add_constraint(
         sender,
@@ -209,6 +210,22 @@ def add_audit_triggers(sender: type[models.Model], **kwargs: Any) -> None:
             ignore=sorted(fields[n].column for n in IGNORED_COLUMNS if n in fields),
         ),
     )
+
+
+def _derived_from(redacted: set[str], fields: dict[str, Any]) -> set[str]:
+    """Generated fields whose expression reads a redacted field: stored in clear, they
+    would give the value away (PostgreSQL lets a generated column read plain columns only)."""
+    return {
+        name
+        for name, field in fields.items()
+        if isinstance(field, models.GeneratedField)
+        and redacted
+        & {
+            node.name.split("__")[0]
+            for node in field.expression.flatten()
+            if isinstance(node, models.F)
+        }
+    }
 
 
 class_prepared.connect(add_audit_triggers, dispatch_uid="prodpatterns.audit_triggers")

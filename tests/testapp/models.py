@@ -24,11 +24,11 @@ class Article(TimestampedModel):
 
 
 class Note(models.Model):
-    """A table guarded by a hand-written RLS policy on ``prodpatterns.tenant_id``.
+    """A table guarded by a hand-written RLS policy on ``prodpatterns_tenant_id()``.
 
     It stands in for tenant models (a later pattern) so the context channel can be tested
     against real row-level security: rows are visible and writable only while the
-    transaction-local tenant setting equals ``tenant_key``.
+    verified tenant of the signed context equals ``tenant_key``.
     """
 
     tenant_key = models.IntegerField()

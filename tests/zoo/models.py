@@ -214,6 +214,22 @@ class Gadget(TenantBaseModel):
     status = models.CharField(max_length=10, db_default="new")
 
 
+class Payslip(TenantBaseModel):
+    """A redacted field and a generated field computed from it."""
+
+    audit_redact = ("salary",)
+
+    salary = models.IntegerField()
+    yearly = models.GeneratedField(
+        expression=models.F("salary") * 12,
+        output_field=models.IntegerField(),
+        db_persist=True,
+    )
+
+    def __str__(self) -> str:
+        return f"payslip {self.pk}"
+
+
 class Note(TenantBaseModel):
     """A generic relation between tenant models (Shelf.notes)."""
 
