@@ -541,3 +541,24 @@ def out(*argv: str) -> str:
     stream = StringIO()
     call_command(*argv, stdout=stream)
     return stream.getvalue()
+
+
+def test_links_between_audited_models_are_audited(tenant_pair):
+    """Adding and removing a many-to-many link wrote nothing to the log."""
+    from tests.zoo import models as zoo
+
+    tenant = tenant_pair[0]
+    actor = SimpleNamespace(pk=77, __str__=lambda self: "alice")
+    with tenant_context(tenant), audit_context(actor=actor, reason="linking"):
+        aisle = zoo.Aisle.objects.using(APP).create(code="a1", label="aisle")
+        shelf = zoo.Shelf.objects.using(APP).create(aisle=aisle, label="shelf")
+        badge = zoo.Badge.objects.using(APP).create(name="gold")
+        shelf.badges.add(badge)
+        shelf.badges.remove(badge)
+        entries = list(
+            AuditLog.objects.using(APP).filter(model="menagerie.Shelf_badges").order_by("id")
+        )
+    assert [e.action for e in entries] == ["create", "delete"]
+    for entry in entries:
+        assert (entry.snapshot["shelf_id"], entry.snapshot["badge_id"]) == (shelf.pk, badge.pk)
+        assert (entry.actor_id, entry.tenant_id, entry.reason) == ("77", str(tenant.pk), "linking")

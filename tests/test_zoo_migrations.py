@@ -466,6 +466,22 @@ def ddl_problems(report: dict[str, Any], spec: dict[str, Any]) -> list[str]:
                             f" on {column}: {qual!r}"
                         )
             expected["policies"].add((through, name))
+            # links between audited models are audited: capture triggers on the link table
+            link_audit = {f"{prefix}_{m2m['field']}_audit_{op}" for op in ("ins", "upd", "del")}
+            if set(triggers.get(through, {})) != link_audit:
+                problems.append(
+                    f"{through}: triggers {sorted(triggers.get(through, {}))},"
+                    f" expected {sorted(link_audit)}"
+                )
+            for trigger in link_audit & set(triggers.get(through, {})):
+                if (
+                    f"prodpatterns_audit('{m['label']}_{m2m['field']}', "
+                    not in (triggers[through][trigger])
+                ):
+                    problems.append(
+                        f"{through}: trigger {trigger} is {triggers[through][trigger]!r}"
+                    )
+            expected["triggers"] |= {(through, trigger) for trigger in link_audit}
 
     # Nothing the app generates is left over from an earlier name of a model or field.
     prefixed = cat["prefixed"]

@@ -39,9 +39,13 @@ class AuditTriggers(_SQLConstraint):
         ]
         return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
 
+    def table(self, model: Any) -> str:
+        """The audited table's name."""
+        return model._meta.db_table
+
     def create_statements(self, model: Any, schema_editor: Any) -> list[str]:
         quote = schema_editor.quote_name
-        table = quote(model._meta.db_table)
+        table = quote(self.table(model))
         call = f"EXECUTE FUNCTION prodpatterns_audit({self._arguments(schema_editor)})"
         return [
             *ensure_context_functions(schema_editor.connection),
@@ -59,8 +63,24 @@ class AuditTriggers(_SQLConstraint):
 
     def remove_statements(self, model: Any, schema_editor: Any) -> list[str]:
         quote = schema_editor.quote_name
-        table = quote(model._meta.db_table)
+        table = quote(self.table(model))
         return [
             f"DROP TRIGGER IF EXISTS {quote(self.name + suffix)} ON {table}"
             for suffix in ("_ins", "_upd", "_del")
         ]
+
+
+class ThroughAuditTriggers(AuditTriggers):
+    """The capture triggers of a many-to-many link table between audited models.
+
+    Carried by the model that declares the field (Django's auto-created link table has no
+    constraints of its own). Adding and removing links writes ``create`` and ``delete``
+    entries labelled with the link table's model (``app.Model_field``), whose snapshot
+    names both ends; actor and tenant come from the context, as for any write.
+    """
+
+    path = "django_prodpatterns.db.audit.ThroughAuditTriggers"
+    options = ("field", "label", "pk", "tenant", "redact", "ignore")
+
+    def table(self, model: Any) -> str:
+        return model._meta.get_field(self.field).remote_field.through._meta.db_table

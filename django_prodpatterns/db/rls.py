@@ -153,7 +153,7 @@ def policy_differences(connection: Any) -> list[str]:
 
 
 def trigger_differences(connection: Any) -> list[str]:
-    """Every audited table has its three capture triggers, enabled."""
+    """Every audited table (and link table) has its three capture triggers, enabled."""
     expected = [
         (model, constraint)
         for model in apps.get_models()
@@ -170,7 +170,7 @@ def trigger_differences(connection: Any) -> list[str]:
         triggers = {(table, name): enabled for table, name, enabled in cursor.fetchall()}
     found = []
     for model, constraint in expected:
-        table = model._meta.db_table
+        table = constraint.table(model)
         for suffix in AUDIT_SUFFIXES:
             name = constraint.name + suffix
             state = triggers.get((table, name))

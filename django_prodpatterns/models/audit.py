@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.db import models, transaction
+from django.db.models.fields.related import lazy_related_operation
 from django.db.models.signals import class_prepared
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import app_settings
 from ..context import audit_context
-from ..db.audit import AuditTriggers
+from ..db.audit import AuditTriggers, ThroughAuditTriggers
 from ..exceptions import ConflictError
 from ..markers import (
     AUDITED_MARKER,
     UPDATED_AT,
     VERSION,
     has_updated_at,
+    is_audited,
     is_tenant_scoped,
     is_versioned,
 )
@@ -228,4 +231,39 @@ def _derived_from(redacted: set[str], fields: dict[str, Any]) -> set[str]:
     }
 
 
+def add_link_audit(sender: type[models.Model], **kwargs: Any) -> None:
+    """class_prepared: links between audited models are audited too (add and remove).
+
+    Once the target and the link table are resolved (either may be named by a string and
+    defined later); a link table that is a model of its own is audited as that model.
+    """
+    if not gets_generated_ddl(sender, AUDITED_MARKER) or sender.__module__ == "__fake__":
+        return
+    for field in sender._meta.local_many_to_many:
+        lazy_related_operation(
+            partial(_audit_link, field=field),
+            sender,
+            field.remote_field.model,
+            field.remote_field.through,
+        )
+
+
+def _audit_link(model: Any, target: Any, through: Any, field: Any) -> None:
+    if not (through._meta.auto_created and is_audited(target)):
+        return
+    _add_constraint(
+        model,
+        ThroughAuditTriggers(
+            name=constraint_name(model, f"{field.name}_audit"),
+            field=field.name,
+            label=through._meta.label,
+            pk=through._meta.pk.column,
+            tenant="",
+            redact=[],
+            ignore=[],
+        ),
+    )
+
+
 class_prepared.connect(add_audit_triggers, dispatch_uid="prodpatterns.audit_triggers")
+class_prepared.connect(add_link_audit, dispatch_uid="prodpatterns.link_audit")
