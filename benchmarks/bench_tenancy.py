@@ -8,13 +8,15 @@ Run from the top of the checkout (embedded PostgreSQL unless DATABASE_URL is set
    an indexed lookup and a page of 50 newest rows, (a) with only an explicit
    ``WHERE tenant_id = %s`` on a table without RLS, (b) on the same table with the app's
    policy (ENABLE + FORCE + ``tenant_id = (SELECT prodpatterns_tenant_id())``), the signed
-   context arriving through the context channel's ``SET LOCAL`` prefix and verified once
-   per statement, (c) the ORM's way: policy plus the explicit filter, and (d) the policy
-   as it was before the signed context (``tenant_id = current_setting(...)``, the raw
-   tenant id sent by a ``SET LOCAL`` prefix, nothing verified); then the same inside a
-   transaction (as under TenantMiddleware), timing a statement after the first, when the
-   context is already in force. Medians; scenarios interleaved per sample. The last column
-   is what the signed context costs per statement over (d).
+   context arriving through the context channel and verified once per statement, (c) the
+   ORM's way: policy plus the explicit filter, and (d) the policy as it was before the
+   signed context (``tenant_id = current_setting(...)``, the raw tenant id sent by a
+   ``SET LOCAL`` prefix, nothing verified). Per statement means a statement after the
+   first of its context: in autocommit (each statement its own transaction, the context
+   sent with each) and inside a transaction (as under TenantMiddleware, the context
+   already in force). The first statement of a new context, where the database verifies
+   the HMAC once and remembers the value, is shown on its own line. Medians; scenarios
+   interleaved per sample. The last column is what the signed context costs over (d).
 2. The per-request cost of TenantMiddleware around a view that runs one query.
 """
 
@@ -33,7 +35,7 @@ from django.db import connections, transaction  # noqa: E402
 from django.http import HttpResponse  # noqa: E402
 from django.test import RequestFactory, override_settings  # noqa: E402
 
-from django_prodpatterns.context import tenant_context  # noqa: E402
+from django_prodpatterns.context import audit_context, tenant_context  # noqa: E402
 from django_prodpatterns.db import session  # noqa: E402
 from django_prodpatterns.db.constraints import current_tenant_sql  # noqa: E402
 from django_prodpatterns.middleware import TenantMiddleware  # noqa: E402
@@ -83,33 +85,38 @@ def queries(rows, tenants, samples):
     for _ in range(samples):
         row = rng.randrange(1, rows + 1)
         picks.append((row % tenants, f"name {row}"))
-    # (table, explicit tenant filter, context: signed / raw / none, in a request's transaction)
+    # (table, explicit tenant filter, context: signed / raw / none, when: "first" statement
+    # of its context in autocommit, a "later" one in autocommit, a later one "in a tx")
     plain, signed, raw = "bench_tenant_plain", "bench_tenant_rls", "bench_tenant_raw"
     explicit = "tenant_id = %s AND "
     scenarios = {
-        "explicit WHERE, no RLS": (plain, explicit, None, False),
-        "RLS signed, autocommit": (signed, "", "signed", False),
-        "RLS unsigned (before)": (raw, "", "raw", False),
-        "RLS + explicit WHERE (ORM)": (signed, explicit, "signed", False),
-        "explicit WHERE, in a transaction": (plain, explicit, None, True),
-        "RLS signed, in a transaction": (signed, "", "signed", True),
-        "RLS unsigned, in a transaction": (raw, "", "raw", True),
+        "explicit WHERE, no RLS": (plain, explicit, None, "later"),
+        "RLS signed, autocommit": (signed, "", "signed", "later"),
+        "RLS unsigned (before)": (raw, "", "raw", "later"),
+        "RLS + explicit WHERE (ORM)": (signed, explicit, "signed", "later"),
+        "RLS signed, new context": (signed, "", "signed", "first"),
+        "explicit WHERE, in a transaction": (plain, explicit, None, "tx"),
+        "RLS signed, in a transaction": (signed, "", "signed", "tx"),
+        "RLS unsigned, in a transaction": (raw, "", "raw", "tx"),
     }
     results = {}
     with connections["app"].cursor() as cursor:
         for label, template in (("indexed lookup", LOOKUP), ("page of 50", PAGE)):
             times = {name: [] for name in scenarios}
-            for tenant, name in picks[:200] + picks:  # the first 200: warm-up
-                for scenario, (table, where, context, in_tx) in scenarios.items():
+            for sample, (tenant, name) in enumerate(picks[:200] + picks):  # 200: warm-up
+                for scenario, (table, where, context, when) in scenarios.items():
                     sql = template.format(table=table, where=where)
                     params = ([tenant] if where else []) + ([name] if "%s" in template else [])
                     with ExitStack() as stack:
                         if context == "signed":
                             stack.enter_context(tenant_context(tenant))
+                        if when == "first":  # a context no statement has carried yet
+                            stack.enter_context(audit_context(reason=f"{label} {sample}"))
                         elif context == "raw":  # the channel as it was: the raw tenant id
                             stack.enter_context(raw_channel(tenant))
-                        if in_tx:  # as under TenantMiddleware: time a later statement
+                        if when == "tx":  # as under TenantMiddleware
                             stack.enter_context(transaction.atomic(using="app"))
+                        if when != "first":
                             cursor.execute(sql, params)
                             cursor.fetchall()
                         start = time.perf_counter()

@@ -30,6 +30,7 @@ class ProdPatternsConfig(AppConfig):
         # migrate (before: so data migrations run with it; after: a new database).
         for when, signal in (("pre", pre_migrate), ("post", post_migrate)):
             signal.connect(signing.install_key, sender=self, dispatch_uid=f"prodpatterns.{when}")
+        post_migrate.connect(signing.rebind_all, sender=self, dispatch_uid="prodpatterns.rebind")
         session.install_on_open_connections()
         self.link_audit_history()
         hide_deleted_links(self.apps.get_models(include_auto_created=True))

@@ -326,8 +326,25 @@ def test_inside_atomic_the_settings_travel_once_per_transaction(notes):
         with tenant_context(2):
             assert visible_notes() == ["b1"]
         assert visible_notes() == ["a1", "a2"]
-    prefixed = [sql.startswith("SET LOCAL") for sql in sent]
-    assert prefixed == [True, False, True, True]
+    # a value new on the connection goes through set_context() (verified, remembered);
+    # the database remembers one value, so going back to tenant 1 sends it that way again
+    assert [prefix_of(sql) for sql in sent] == ["set_context", None, "set_context", "set_context"]
+
+
+def prefix_of(sql):
+    """How a statement carried the context: set_context(), SET LOCAL, or not at all."""
+    if sql.startswith("SELECT prodpatterns_private.set_context("):
+        return "set_context"
+    return "SET LOCAL" if sql.startswith("SET LOCAL") else None
+
+
+def test_in_autocommit_a_value_is_verified_once_then_sent_by_set_local(notes):
+    """The HMAC runs for the first statement of a context only; the rest send SET LOCAL."""
+    sent, spying = spy_on(APP)
+    with spying, tenant_context(1):
+        for _ in range(3):
+            assert visible_notes() == ["a1", "a2"]
+    assert [prefix_of(sql) for sql in sent] == ["set_context", "SET LOCAL", "SET LOCAL"]
 
 
 def test_a_reused_atomic_sends_the_settings_again_in_each_transaction(notes):

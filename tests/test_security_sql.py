@@ -200,10 +200,17 @@ def test_the_check_reports_privileges_the_application_role_should_not_have():
 @pytest.mark.django_db(transaction=True, databases=["default", APP, *BOUNCER])
 @pytest.mark.parametrize("using", [APP, *BOUNCER])
 def test_a_session_level_tenant_does_not_reach_later_statements(tenant_pair, using):
-    """``set_config(..., false)`` outlives its statement; the channel must override it."""
+    """``set_config(..., false)`` outlives its statement; the channel must override it.
+    Planted: the raw tenant setting of old, and a context that verifies on this backend
+    (copied from B's own request, so also remembered by the database)."""
     victim = tenant_pair[1]
     with tenant_context(victim):
         Ticket.objects.using(using).create(subject="of B")
+        with connections[using].cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('prodpatterns.context',"
+                " current_setting('prodpatterns.context'), false)"
+            )
     with connections[using].cursor() as cursor:
         cursor.execute(f"SELECT set_config('prodpatterns.tenant_id', '{victim.pk}', false)")
     for in_transaction in (False, True):
@@ -248,6 +255,8 @@ def test_a_string_that_starts_with_savepoint_carries_the_current_tenant(tenant_p
 # --- the context cannot be forged or replayed ---------------------------------------------
 
 SET_LOCAL = re.compile(r"SET LOCAL (prodpatterns\.\w+) = '((?:[^']|'')*)'")
+# How the channel sends a value new on its connection (verified once, then remembered).
+SET_CONTEXT = re.compile(r"prodpatterns_private\.set_context\('((?:[^']|'')*)'\)")
 
 
 def injected(*statements: str) -> list[tuple]:
@@ -322,19 +331,24 @@ def test_a_context_read_from_pg_stat_activity_does_not_work_in_another_session(t
                 " WHERE query LIKE '%%victim statement%%' AND pid <> pg_backend_pid()"
             )
             row = cursor.fetchone()
-        if row and "SET LOCAL" in row[0]:
+        if row and "prodpatterns" in row[0]:
             seen = row[0]
             break
         time.sleep(0.02)
     thread.join()
     assert seen, "the victim's statement was not seen in pg_stat_activity"
-    stolen = SET_LOCAL.findall(seen)
+    stolen = [value for _, value in SET_LOCAL.findall(seen)] + SET_CONTEXT.findall(seen)
     assert stolen
-    with tenant_context(attacker):
-        rows = injected(
-            *(replay(name, value) for name, value in stolen), "SELECT subject FROM testapp_ticket"
-        )
-    assert (f"of {victim.pk}",) not in rows
+    remember = "SELECT prodpatterns_private.set_context('{}')".format
+    for value in stolen:  # replayed as the setting, through set_context(), and both
+        for replayed in (
+            [replay("prodpatterns.context", value)],
+            [remember(value)],
+            [remember(value), replay("prodpatterns.context", value)],
+        ):
+            with tenant_context(attacker):
+                rows = injected(*replayed, "SELECT subject FROM testapp_ticket")
+            assert (f"of {victim.pk}",) not in rows
 
 
 def test_an_injection_cannot_sign_as_another_actor():
@@ -364,6 +378,120 @@ def test_the_check_reports_a_database_that_refuses_the_context(settings):
     assert refused() == []
     settings.SECRET_KEY = "another secret key, not the one migrate wrote"
     assert len(refused()) == 1
+
+
+# --- the verification cache: values verified once, remembered under a secret name --------
+
+
+def remembered_name() -> str:
+    """The setting that remembers verified values (the owner reads its secret parts)."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT 'prodpatterns.c'"
+            " || pg_sequence_last_value('prodpatterns_private.context_cache_a')"
+            " || '_' || pg_sequence_last_value('prodpatterns_private.context_cache_b')"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "SELECT last_value FROM prodpatterns_private.context_cache_a",
+        "SELECT pg_sequence_last_value('prodpatterns_private.context_cache_b')",
+        "SELECT inner_key FROM prodpatterns_private.context_key",
+        "SELECT prodpatterns_private.verify_context('x')",
+        "SELECT setval('prodpatterns_private.context_cache_a', 1)",
+    ],
+)
+def test_the_application_role_cannot_learn_the_remembered_values_name(tickets, probe):
+    """Knowing the name would let an injection declare any value verified."""
+    with tenant_context(tickets[0]):
+        try:
+            rows = injected(probe)
+        except DatabaseError as error:
+            assert "permission denied" in str(error)
+        else:  # newer PostgreSQL answers NULL where older ones refuse
+            assert rows == [(None,)], probe
+
+
+def test_the_remembered_value_is_invisible_to_setting_listings(tickets):
+    attacker = tickets[0]
+    with tenant_context(attacker):
+        assert len(injected("SELECT subject FROM testapp_ticket")) == 1  # remembered now
+        name = remembered_name()
+        listed = injected(
+            "SELECT name FROM pg_settings UNION ALL SELECT name FROM pg_show_all_settings()"
+        )
+        assert name not in {row[0] for row in listed}
+        # it is there, holding this very request's value: the name is the only secret
+        held = injected(f"SELECT current_setting('{name}', true)")
+        assert (
+            held[0][0]
+            and held[0][0] == injected("SELECT current_setting('prodpatterns.context', true)")[0][0]
+        )
+
+
+def test_a_value_remembered_under_an_old_key_stops_counting(tickets, settings):
+    """A new key renames the memory: values verified under the old key are verified again."""
+    attacker, original = tickets[0], settings.SECRET_KEY
+    with tenant_context(attacker):
+        assert len(injected("SELECT subject FROM testapp_ticket")) == 1
+        old_value = injected("SELECT current_setting('prodpatterns.context', true)")[0][0]
+    settings.SECRET_KEY = "a rotated secret key"
+    try:
+        call_command("migrate", "prodpatterns", verbosity=0)  # writes the new key
+        with tenant_context(None):  # no context of the app's: only the replayed one
+            rows = injected(
+                replay("prodpatterns.context", old_value.replace("'", "''")),
+                "SELECT subject FROM testapp_ticket",
+            )
+        assert rows == []
+    finally:
+        settings.SECRET_KEY = original
+        call_command("migrate", "prodpatterns", verbosity=0)
+
+
+@pytest.mark.parametrize("reset", ["RESET ALL", "DISCARD ALL"])
+def test_a_forgotten_memory_costs_speed_not_isolation(tickets, reset):
+    """A RESET (injected) or a pooler's DISCARD ALL drops the remembered value: statements
+    are then verified in full, with the same result."""
+    attacker, victim = tickets
+    with tenant_context(attacker):
+        injected("SELECT 1")
+        connections[APP].connection.execute(reset)
+        assert injected("SELECT subject FROM testapp_ticket") == [(f"of {attacker.pk}",)]
+    with tenant_context(victim):
+        assert injected("SELECT subject FROM testapp_ticket") == [(f"of {victim.pk}",)]
+
+
+def test_a_parallel_query_sees_the_verified_tenant(tickets):
+    """Workers get the leader's settings and the tenant the leader verified; the memory is
+    only ever written by set_context(), a statement of its own (no setting can be written
+    during a parallel query)."""
+    attacker = tickets[0]
+    parallel = [
+        f"SELECT set_config('{name}', '{value}', true)"
+        for name, value in (
+            ("parallel_setup_cost", "0"),
+            ("parallel_tuple_cost", "0"),
+            ("min_parallel_table_scan_size", "0"),
+            ("max_parallel_workers_per_gather", "2"),
+            ("enable_indexscan", "off"),
+            ("enable_indexonlyscan", "off"),
+            ("enable_bitmapscan", "off"),
+        )
+    ]
+    for in_transaction in (False, True):
+        with (
+            tenant_context(attacker),
+            transaction.atomic(using=APP) if in_transaction else nullcontext(),
+        ):
+            # the first statement of the context: set_context() goes in the same string
+            rows = injected(*parallel, "SELECT subject FROM testapp_ticket")
+            plan = injected(*parallel, "EXPLAIN SELECT subject FROM testapp_ticket")
+        assert "Gather" in "\n".join(line for (line,) in plan)
+        assert rows == [(f"of {attacker.pk}",)]
 
 
 # --- existence oracles: checks name the shapes that have them --------------------------------

@@ -21,7 +21,8 @@ from .versioned import create_if_missing, in_schema, sql_file
 TENANT_FUNCTION = "prodpatterns_tenant_id"
 # The versioned SQL of the signed context: its key store and its functions.
 CONTEXT_KEY_STORE = "context_key_v1.sql"
-CONTEXT_FUNCTIONS = "context_functions_v1.sql"
+CONTEXT_CACHE = "context_cache_v1.sql"
+CONTEXT_FUNCTIONS = "context_functions_v2.sql"
 # Drops a single-column foreign key made redundant by a (tenant, key) one.
 SINGLE_COLUMN_FKS = "single_column_fks_v1.sql"
 
@@ -44,6 +45,7 @@ def ensure_context_functions(connection: Any) -> list[str]:
     """
     return [
         in_schema(sql_file(CONTEXT_KEY_STORE), connection),
+        sql_file(CONTEXT_CACHE),
         create_if_missing(
             f"{TENANT_FUNCTION}()", in_schema(sql_file(CONTEXT_FUNCTIONS), connection)
         ),

@@ -23,12 +23,17 @@ from .audit import AuditTriggers
 from .constraints import TENANT_FUNCTION, RowLevelSecurity, ThroughRowLevelSecurity
 
 # Functions whose security attributes the isolation depends on: (signature, SECURITY
-# DEFINER expected).
+# DEFINER expected, search_path pinned by a SET clause expected). The signed context's
+# per-statement functions name everything with its schema instead of pinning the path
+# (a SET clause costs a setting change per call).
 SECURE_FUNCTIONS = (
-    ("prodpatterns_verified_context()", True),
-    ("prodpatterns_audit()", True),
-    ("prodpatterns_stage(regclass, text[])", True),
-    ("prodpatterns_audit_append_only()", False),
+    ("prodpatterns_verified_context()", True, False),
+    ("prodpatterns_tenant_id()", True, False),
+    ("prodpatterns_private.verify_context(text)", True, True),
+    ("prodpatterns_private.set_context(text)", True, True),
+    ("prodpatterns_audit()", True, True),
+    ("prodpatterns_stage(regclass, text[])", True, True),
+    ("prodpatterns_audit_append_only()", False, True),
 )
 AUDIT_SUFFIXES = ("_ins", "_upd", "_del")
 
@@ -185,7 +190,7 @@ def function_differences(connection: Any) -> list[str]:
     """The app's functions keep SECURITY DEFINER where they need it and a pinned path."""
     found = []
     with connection.cursor() as cursor:
-        for signature, definer in SECURE_FUNCTIONS:
+        for signature, definer, pinned in SECURE_FUNCTIONS:
             cursor.execute(
                 "SELECT p.prosecdef, coalesce(p.proconfig, '{}')"
                 " FROM pg_proc p WHERE p.oid = to_regprocedure(%s)",
@@ -198,7 +203,7 @@ def function_differences(connection: Any) -> list[str]:
             secdef, config = row
             if secdef != definer:
                 found.append(f"function {signature} is {'' if secdef else 'not '}SECURITY DEFINER")
-            if "search_path=pg_catalog, pg_temp" not in config:
+            if pinned and "search_path=pg_catalog, pg_temp" not in config:
                 found.append(f"function {signature} does not pin search_path ({config})")
         cursor.execute(
             "SELECT polrelid::regclass::text, polname FROM pg_policy"

@@ -8,13 +8,20 @@ statement is sent as::
 
 in one query string, so it costs no extra round trip. The value is signed for the
 connection's backend (:mod:`.signing`): the database accepts only what the application
-sent. It goes with every statement in autocommit, empty (``''``) when the application has
+sent. A value new on the connection goes as ``SELECT prodpatterns_private.set_context(...)``
+instead, which verifies it once and remembers it for the session, so that the statements
+that follow skip the HMAC (the last value sent that way is remembered here too; a
+rollback that undid it costs only speed: the database then verifies in full).
+
+The value goes with every statement in autocommit, empty (``''``) when the application has
 no context: a value an earlier statement on the connection set at session level
 (``set_config(..., false)``, an SQL injection in another request, on a persistent
 connection or a pooled server connection) never counts. A multi-statement query string
 runs as one implicit transaction, so the setting holds in autocommit too. Inside a
 transaction the first statement sends it and later ones only when it changes; after
-``ROLLBACK TO SAVEPOINT`` it is sent again. Nothing is ever set at session level.
+``ROLLBACK TO SAVEPOINT`` it is sent again. Nothing the application sends is set at
+session level (the database's own memory of verified values is, under a name the
+application role cannot learn).
 
 Statements that cannot share a query string with others (``executemany``, named
 server-side cursors, server-side parameter binding) get the settings as a separate
@@ -46,9 +53,11 @@ SETTING_NAMES = (signing.CONTEXT_SETTING,)
 EMPTY: tuple[str] = ("",)
 
 # Attributes on a DatabaseWrapper: what its open transaction has been told; the last value
-# it signed, as (key, backend pid, payload, value).
+# it signed, as (key, backend pid, payload, value); the last value it sent through
+# set_context(), which the database remembers for the session.
 _SENT = "_prodpatterns_settings_sent"
 _SIGNED = "_prodpatterns_signed"
+_REMEMBERED = "_prodpatterns_remembered"
 
 _COMMON_DML = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
 _ROLLBACK = re.compile(r"^\s*(?:ROLLBACK|ABORT)\b", re.IGNORECASE)
@@ -125,6 +134,34 @@ def set_local_sql(settings: tuple[tuple[str, str], ...], escape_percent: bool = 
     return text.replace("%", "%%") if escape_percent else text
 
 
+@lru_cache(maxsize=256)
+def set_context_sql(value: str, escape_percent: bool = False) -> str:
+    """The statement that verifies ``value`` once and remembers it (ends in ``"; "``)."""
+    text = f"SELECT {signing.SET_CONTEXT_FUNCTION}({pgsql.Literal(value).as_string(None)}); "
+    return text.replace("%", "%%") if escape_percent else text
+
+
+def context_sql(
+    connection: Any, settings: tuple[tuple[str, str], ...], escape_percent: bool = False
+) -> str:
+    """What sends ``settings`` on ``connection``: ``set_context()`` for a value new on it
+    (when the database offers it), ``SET LOCAL`` otherwise."""
+    ((_, value),) = settings
+    if (
+        value
+        and value != connection.__dict__.get(_REMEMBERED)
+        and signing.offers_set_context(connection)
+    ):
+        connection.__dict__[_REMEMBERED] = value
+        return set_context_sql(value, escape_percent)
+    return set_local_sql(settings, escape_percent)
+
+
+def forget_remembered(connection: Any) -> None:
+    """The database may have lost the remembered value (its transaction rolled back)."""
+    connection.__dict__.pop(_REMEMBERED, None)
+
+
 def _in_transaction(connection: Any) -> bool:
     return connection.in_atomic_block or not connection.autocommit
 
@@ -188,6 +225,7 @@ def forget_settings(connection: Any) -> None:
     state = connection.__dict__.get(_SENT)
     if state is not None:
         state.token = state.in_force = None
+    forget_remembered(connection)
 
 
 def _needs_separate_statement(connection: Any, cursor: Any, many: bool) -> bool:
@@ -213,8 +251,12 @@ def apply_context(execute: Any, sql: str, params: Any, many: bool, context: dict
     cursor = context["cursor"].cursor
     if _needs_separate_statement(connection, cursor, many):
         return _execute_after_settings(connection, send, execute, sql, params, many, context)
-    prefix = set_local_sql(send, escape_percent=params is not None)
-    result = execute(prefix + sql, params, many, context)
+    prefix = context_sql(connection, send, escape_percent=params is not None)
+    try:
+        result = execute(prefix + sql, params, many, context)
+    except BaseException:
+        forget_remembered(connection)
+        raise
     for _ in send:
         cursor.nextset()
     return result
@@ -232,13 +274,14 @@ def _execute_after_settings(
     """Send the settings as their own statement, then the statement, in one transaction."""
     raw = connection.connection
     if _in_transaction(connection):
-        raw.execute(set_local_sql(send))
+        raw.execute(context_sql(connection, send))
         return execute(sql, params, many, context)
     raw.execute("BEGIN")
     try:
-        raw.execute(set_local_sql(send))
+        raw.execute(context_sql(connection, send))
         result = execute(sql, params, many, context)
     except BaseException:
+        forget_remembered(connection)
         with suppress(Exception):  # a broken connection must not hide the real error
             raw.execute("ROLLBACK")
         raise
@@ -261,7 +304,7 @@ def apply_now(using: str = "default") -> None:
     forget_settings(connection)  # send everything, whatever is believed to be in force
     send = settings_to_send(connection)
     if send:
-        connection.connection.execute(set_local_sql(send))
+        connection.connection.execute(context_sql(connection, send))
 
 
 def install(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:

@@ -5,8 +5,11 @@ be replaced by an injected ``set_config('prodpatterns.tenant_id', '<another>', t
 channel therefore sends one setting, ``prodpatterns.context``, holding the tenant, the
 actor and the audit details together with an HMAC-SHA256 signature under a key derived
 from ``SECRET_KEY``. The database verifies it once per statement in a ``SECURITY DEFINER``
-function that alone can read the key (``sql/context_functions_v1.sql``); anything it cannot
-verify reads as no context at all.
+function that alone can read the key (``sql/context_functions_v2.sql``); anything it cannot
+verify reads as no context at all. A value new on a connection goes through
+``prodpatterns_private.set_context()``, which verifies it once and remembers it for the
+session under a setting whose name only the owner can know (``sql/context_cache_v1.sql``);
+the same value sent again by ``SET LOCAL`` is then accepted without the HMAC.
 
 The signature covers the backend's process id, so a value read from another session's
 statement in ``pg_stat_activity`` does not verify in the reader's session. A connection
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from functools import lru_cache
 from typing import Any
 
@@ -32,6 +36,11 @@ CONTEXT_SETTING = "prodpatterns.context"
 SEPARATOR = "\x1f"  # between tenant, actor and the audit details
 BOUND, POOLED = "b", "p"
 KEY_TABLE = "prodpatterns_private.context_key"
+# Verifies and remembers a value new on a connection (``sql/context_functions_v2.sql``).
+SET_CONTEXT_FUNCTION = "prodpatterns_private.set_context"
+# Their last values name the setting that remembers verified values: secret, and changed
+# with the key, so that values verified under an old key stop counting.
+CACHE_SEQUENCES = ("prodpatterns_private.context_cache_a", "prodpatterns_private.context_cache_b")
 
 # Whether the current role may write the key (False before the table exists).
 _WRITABLE_SQL = """
@@ -44,8 +53,21 @@ _WRITABLE_SQL = """
     ), false)
 """
 
-# Attribute on a DatabaseWrapper: the backend pid its signatures are bound to (0: pooled).
+# What a new connection learns: its backend pid, and whether set_context() is there for
+# it (absent before migration prodpatterns.0007, or without USAGE on its schema).
+_BIND_SQL = """
+    SELECT pg_backend_pid(), EXISTS (
+        SELECT 1 FROM pg_catalog.pg_proc AS p
+        JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'prodpatterns_private' AND p.proname = 'set_context'
+          AND has_schema_privilege(n.oid, 'USAGE') AND has_function_privilege(p.oid, 'EXECUTE')
+    )
+"""
+
+# Attributes on a DatabaseWrapper: the backend pid its signatures are bound to (0: pooled);
+# whether the database offers set_context().
 _BINDING = "_prodpatterns_backend_pid"
+_CACHING = "_prodpatterns_set_context"
 
 
 @lru_cache(maxsize=4)
@@ -92,9 +114,10 @@ def bind(connection: Any) -> None:
     raw = connection.connection
     announced = raw.info.backend_pid
     with raw.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (actual,) = cursor.fetchone()
+        cursor.execute(_BIND_SQL)
+        actual, caching = cursor.fetchone()
     connection.__dict__[_BINDING] = announced if actual == announced else 0
+    connection.__dict__[_CACHING] = caching
 
 
 def backend_pid(connection: Any) -> int:
@@ -106,11 +129,28 @@ def backend_pid(connection: Any) -> int:
     return pid
 
 
+def offers_set_context(connection: Any) -> bool:
+    """Whether new values may go through ``set_context()`` on ``connection``."""
+    if connection.__dict__.get(_CACHING) is None:
+        bind(connection)
+    return connection.__dict__[_CACHING]
+
+
+def rebind_all(**kwargs: Any) -> None:
+    """After ``migrate``: open connections learn again what the database offers."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        if connection.vendor == "postgresql":
+            connection.__dict__.pop(_CACHING, None)
+
+
 def install_key(using: str = "default", **kwargs: Any) -> None:
     """Write the key for ``SECRET_KEY`` into the database (``post_migrate``).
 
-    Runs as the migrating role; a no-op on other databases, before the key table exists
-    (migration ``prodpatterns.0004``), and for a role that cannot write it (reported by
+    A changed key also renames the setting that remembers verified values. Runs as the
+    migrating role; a no-op on other databases, before the key table exists (migration
+    ``prodpatterns.0004``), and for a role that cannot write it (reported by
     ``prodpatterns.E004`` when the application's context is refused).
     """
     from django.db import connections
@@ -132,3 +172,14 @@ def install_key(using: str = "default", **kwargs: Any) -> None:
             " IS DISTINCT FROM (excluded.inner_key, excluded.outer_key)",
             [inner, outer],
         )
+        if cursor.rowcount:
+            _rename_cache(cursor)
+
+
+def _rename_cache(cursor: Any) -> None:
+    """New secret names for the remembered values (a new key: old ones must not count)."""
+    for sequence in CACHE_SEQUENCES:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [sequence])
+        (exists,) = cursor.fetchone()
+        if exists:
+            cursor.execute("SELECT setval(%s, %s)", [sequence, secrets.randbits(62) + 1])
