@@ -9,6 +9,12 @@ before ``TenantMiddleware``.
 ``TenantRequired`` (a tenant-scoped query without a tenant) into a 403. A request that
 resolves no tenant runs with none, whatever tenant the code around it had set. Put it after
 ``AuthenticationMiddleware``.
+
+A view that authenticates its own requests (Django REST framework's token, Basic or JWT
+authentication) can only name its tenant once it has run its authentication: such a view
+says so with ``prodpatterns_resolves_tenant = True`` on the view function or class
+(:class:`django_prodpatterns.drf.TenantAPIViewMixin` does), and ``TenantMiddleware`` leaves
+it to resolve the tenant itself instead of resolving one from a still anonymous user.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
+from django.urls import Resolver404, resolve
 from django.utils.module_loading import import_string
 
 from .conf import app_settings
@@ -40,6 +47,27 @@ from .exceptions import ConflictError, TenantRequired
 def resolve_tenant(request: HttpRequest) -> Any:
     """Run the configured resolver (``PRODPATTERNS["TENANT_RESOLVER"]``)."""
     return import_string(app_settings.TENANT_RESOLVER)(request)
+
+
+# The attribute a view function or class sets to resolve its tenant itself (after its own
+# authentication); TenantMiddleware then runs it with no tenant and no transaction of its own.
+RESOLVES_TENANT_MARKER = "prodpatterns_resolves_tenant"
+
+
+def view_resolves_tenant(request: HttpRequest) -> bool:
+    """True when the view the request is routed to resolves its tenant itself.
+
+    The middleware runs before URL resolution, so it looks the view up itself (the same
+    resolver, cached, that Django's handler uses next). Class-based views are found through
+    ``view_class`` (Django) or ``cls`` (Django REST framework, viewsets included).
+    """
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    view = match.func
+    owners = (view, getattr(view, "view_class", None), getattr(view, "cls", None))
+    return any(getattr(owner, RESOLVES_TENANT_MARKER, False) for owner in owners)
 
 
 def _forbidden(exc: TenantRequired) -> HttpResponse:
@@ -73,6 +101,9 @@ class _SyncAndAsyncMiddleware:
 class TenantMiddleware(_SyncAndAsyncMiddleware):
     """Set the request's tenant on the context channel for the rest of the request.
 
+    A view marked ``prodpatterns_resolves_tenant`` (see the module's docstring) runs
+    inside ``tenant_context(None)`` with ``request.tenant = None``, and sets both itself.
+
     The request, its resolver included, runs inside ``tenant_context(None)`` first: a
     tenant still current in the thread or task that serves it (set by code suspended inside
     ``tenant_context``, such as a paused generator) must not become the tenant of a request
@@ -81,6 +112,9 @@ class TenantMiddleware(_SyncAndAsyncMiddleware):
 
     def handle(self, request: HttpRequest) -> Any:
         with tenant_context(None):
+            if view_resolves_tenant(request):
+                request.tenant = None
+                return self.get_response(request)
             tenant = resolve_tenant(request)
             request.tenant = tenant
             if tenant is None:
@@ -92,6 +126,9 @@ class TenantMiddleware(_SyncAndAsyncMiddleware):
         # Async requests run without an enclosing transaction (Django's transactions are
         # bound to one thread); every statement still carries the tenant.
         async with tenant_context(None):
+            if view_resolves_tenant(request):
+                request.tenant = None
+                return await self.get_response(request)
             tenant = await sync_to_async(resolve_tenant)(request)
             request.tenant = tenant
             if tenant is None:

@@ -2,14 +2,19 @@
 
 It runs ``manage.py demo`` on a fresh embedded database and drives Debian's ``chromium``
 through ``chromium-driver`` with Selenium (no browser download). It asserts what each page
-shows and saves the README's screenshots under ``docs/img/``. Without a Chromium it is
+shows and takes the README's screenshots: into a temporary folder, so that a test run
+leaves the working tree as it was, and into ``docs/img/`` only when asked
+(``PRODPATTERNS_SCREENSHOTS=1 pytest tests/test_browser.py``). Without a Chromium it is
 skipped, saying how to install one; ``.ci/run`` installs it.
 """
 
 import json
+import os
 import re
 import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +25,13 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
-SCREENSHOTS = ROOT / "docs" / "img"
+README_IMAGES = ROOT / "docs" / "img"
+# Where this run's screenshots go: the README's folder only when asked.
+SCREENSHOTS = (
+    README_IMAGES
+    if os.environ.get("PRODPATTERNS_SCREENSHOTS")
+    else Path(tempfile.mkdtemp(prefix="prodpatterns-screenshots-"))
+)
 NORTH_NAMES = ("Lovelace", "Turing", "Hopper", "Dijkstra")
 SOUTH_NAMES = ("Liskov", "Knuth", "Allen", "Hamilton")
 ORDERS = 60  # 30 per store: enough for lists, filters and search, quick to seed
@@ -36,6 +47,14 @@ def chromium_paths():
             "(apt-get install chromium chromium-driver); .ci/run does."
         )
     return browser, driver
+
+
+@pytest.fixture(scope="module", autouse=True)
+def screenshot_folder():
+    """A temporary folder goes when the module is done; the README's folder stays."""
+    yield SCREENSHOTS
+    if SCREENSHOTS != README_IMAGES:
+        shutil.rmtree(SCREENSHOTS, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -227,3 +246,4 @@ def test_every_screenshot_in_the_readme_was_taken_by_this_run(shop, browser):
     for name in names:
         shot = SCREENSHOTS / name
         assert shot.stat().st_size > 10_000 and shot.stat().st_mtime >= STARTED, name
+        assert (README_IMAGES / name).is_file(), f"the README shows {name}, not committed"

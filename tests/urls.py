@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from tests.testapp import views
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("counter/<int:pk>/", views.counter),
     path("projects/<int:pk>/rename/", views.project_rename),
     path("entries/", views.entries),
+    path("api/", include("tests.testapp.api_urls")),
 ]

@@ -10,6 +10,9 @@ because the embedded server and the test set-up need them before Django's settin
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +42,66 @@ class Role:
         if self.password is not None:
             options = pgsql.SQL("{} PASSWORD {}").format(options, pgsql.Literal(self.password))
         return options
+
+
+def role_differences(conn: Any, role: Role) -> list[str] | None:
+    """What differs between ``role`` and the role of that name on ``conn``'s server.
+
+    ``None`` when no such role exists, ``[]`` when it matches: what :func:`ensure_role`
+    would set (LOGIN, NOSUPERUSER, NOCREATEROLE, BYPASSRLS, CREATEDB and, when ``role``
+    has one, the password). Lets a set-up say "nothing to change" instead of rewriting a
+    role on every run. Reads ``pg_authid`` (the password verifier), so it needs a superuser.
+    """
+    row = conn.execute(
+        "SELECT rolcanlogin, rolsuper, rolcreaterole, rolbypassrls, rolcreatedb, rolpassword"
+        " FROM pg_catalog.pg_authid WHERE rolname = %s",
+        [role.name],
+    ).fetchone()
+    if row is None:
+        return None
+    login, superuser, createrole, bypassrls, createdb, stored = row
+    wanted = {
+        "LOGIN": (login, True),
+        "NOSUPERUSER": (superuser, False),
+        "NOCREATEROLE": (createrole, False),
+        "BYPASSRLS" if role.bypassrls else "NOBYPASSRLS": (bypassrls, role.bypassrls),
+        "CREATEDB" if role.createdb else "NOCREATEDB": (createdb, role.createdb),
+    }
+    differences = [name for name, (actual, expected) in wanted.items() if actual != expected]
+    if role.password is not None and not password_matches(stored, role.name, role.password):
+        differences.append("PASSWORD")
+    return differences
+
+
+def password_matches(stored: str | None, name: str, password: str) -> bool:
+    """Whether PostgreSQL's stored verifier ``stored`` (``pg_authid.rolpassword``) accepts
+    ``password`` for role ``name``.
+
+    PostgreSQL keeps only a SCRAM-SHA-256 (or legacy MD5) verifier, never the password, so
+    the only way to know that a configured password is already in place without logging in
+    (which pg_hba may not allow from here) is to derive the verifier again. A password
+    that needs SASLprep normalisation may be reported as different: it is then set again,
+    which is harmless.
+    """
+    if not stored:
+        return False
+    if stored.startswith("md5"):
+        digest = hashlib.md5((password + name).encode(), usedforsecurity=False).hexdigest()
+        return hmac.compare_digest(stored, "md5" + digest)
+    try:
+        method, params, keys = stored.split("$")
+        iterations, salt = params.split(":")
+        stored_key = keys.split(":")[0]
+        if method != "SCRAM-SHA-256":
+            return False
+        salted = hashlib.pbkdf2_hmac(
+            "sha256", password.encode(), base64.b64decode(salt), int(iterations)
+        )
+    except ValueError:  # a verifier of a shape this code does not know
+        return False
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    expected = base64.b64encode(hashlib.sha256(client_key).digest()).decode()
+    return hmac.compare_digest(stored_key, expected)
 
 
 def ensure_role(conn: Any, role: Role) -> None:
@@ -103,12 +166,41 @@ def _revoke_log_writes(app_role: str, schema: str) -> pgsql.Composable:
     return pgsql.SQL("DO {}").format(pgsql.Literal(body.as_string(None)))
 
 
+def privileges_snapshot(conn: Any, schema: str = "public") -> tuple[Any, ...]:
+    """Everything :func:`grant_statements` can change in ``schema``, as comparable values.
+
+    The schema's ACL, the ACL of each of its tables and sequences, and the default
+    privileges. Taken before and after running the grants in one transaction, it tells
+    whether they changed anything (so the caller can roll back and report "nothing to
+    change") without a second, hand-written model of what the grants should produce.
+    """
+    return conn.execute(
+        "SELECT"
+        " (SELECT nspacl::text FROM pg_catalog.pg_namespace WHERE nspname = %(schema)s),"
+        " (SELECT array_agg(c.oid::text || ':' || coalesce(c.relacl::text, '') ORDER BY c.oid)"
+        "  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        "  WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')),"
+        " (SELECT array_agg(d.oid::text || ':' || d.defaclacl::text ORDER BY d.oid)"
+        "  FROM pg_catalog.pg_default_acl d)",
+        {"schema": schema},
+    ).fetchone()
+
+
 def grant_app_privileges(
     conn: Any, app_role: str, schema: str = "public", owner: str | None = None
 ) -> None:
     """Run :func:`grant_statements` on a psycopg connection."""
     for statement in grant_statements(app_role, schema, owner):
         conn.execute(statement)
+
+
+def database_owner(conn: Any, name: str) -> str | None:
+    """The owner of database ``name``, or ``None`` when there is no such database."""
+    row = conn.execute(
+        "SELECT pg_catalog.pg_get_userbyid(datdba) FROM pg_catalog.pg_database WHERE datname = %s",
+        [name],
+    ).fetchone()
+    return row[0] if row else None
 
 
 def ensure_database(conn: Any, name: str, owner: str) -> None:

@@ -13,9 +13,10 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
+from django_prodpatterns.conf import app_settings
 from django_prodpatterns.context import audit_context, tenant_context
 
 from .models import Customer, Order, OrderItem, Product, StaffMember, Store
@@ -66,7 +67,35 @@ def seed(orders: int = 2000, out=None) -> dict[str, int]:
             created[spec.slug] = _seed_store(spec, orders // len(STORES))
         if out is not None:
             out.write(f"{spec.name}: {created[spec.slug]} orders created")
+    if any(created.values()):
+        analyzed = analyze()
+        if out is not None:
+            out.write(f"Statistics updated for {analyzed} tables.")
     return created
+
+
+def analyze() -> int:
+    """Fresh statistics for the shop's tables once the rows are in.
+
+    Autovacuum analyzes new rows only after a while; until then the planner takes the
+    order list for a few rows and the first Orders page of a fresh demo took 1.5-3.2 s
+    instead of 0.3 s. Only a table's owner can analyze it, so this runs on the owner alias.
+    """
+    alias = app_settings.OWNER_DATABASE or DEFAULT_DB_ALIAS
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return 0
+    tables = [m._meta.db_table for m in (Store, Customer, Product, Order, OrderItem, StaffMember)]
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+        # what the planner now knows: rows counted by this ANALYZE, not the empty default
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_user_tables"
+            " WHERE relname = ANY(%s) AND last_analyze IS NOT NULL",
+            [tables],
+        )
+        return cursor.fetchone()[0]
 
 
 def _staff_user(spec: DemoStore, store: Store, group: Group):

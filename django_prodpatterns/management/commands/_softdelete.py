@@ -110,6 +110,45 @@ def write_counts(stdout: Any, counts: dict[str, int]) -> None:
         stdout.write(f"  {label}: {count}")
 
 
+def add_actor_options(parser: Any) -> None:
+    """``--actor`` and ``--reason``: who runs the command and why, for the audit trail."""
+    parser.add_argument(
+        "--actor", help="the user acting (a username of AUTH_USER_MODEL), for the audit trail"
+    )
+    parser.add_argument("--reason", help="stored with the audit trail")
+
+
+def command_actor(username: str | None) -> Any:
+    """The user ``--actor`` names (``None`` without it), or a one-line error."""
+    if username is None:
+        return None
+    from django.contrib.auth import get_user_model
+
+    model = get_user_model()
+    user = model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
+    if user is None:
+        raise CommandError(
+            f"No user {username!r} (--actor takes a {model._meta.label} {model.USERNAME_FIELD})."
+        )
+    return user
+
+
+def command_audit(command: str, actor: Any, reason: str | None) -> Any:
+    """The audit context of a command run: the ``--actor`` user (:func:`command_actor`,
+    resolved before anything else is checked) and ``--reason``, and always the command and
+    the operating-system user that ran it, so an entry written from a shell says who was
+    there even when nobody named an actor."""
+    import getpass
+
+    from ...context import audit_context
+
+    try:
+        os_user = getpass.getuser()
+    except (KeyError, OSError):  # no name for the process's uid (some containers)
+        os_user = None
+    return audit_context(actor=actor, reason=reason, command=command, os_user=os_user)
+
+
 def add_tenant_option(parser: Any) -> None:
     parser.add_argument("--tenant", help="the tenant's primary key: work inside that tenant")
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from ...conf import app_settings
 from ...context import get_audit_info, resolve_actor
 from ...models.audit import AuditLog
-from ._softdelete import moment
+from ._softdelete import command_actor, moment
 
 
 def check_owner(using: str) -> None:
@@ -50,11 +50,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--before", required=True, help="YYYY-MM-DD or ISO 8601")
+        parser.add_argument(
+            "--actor", help="the user acting (a username of AUTH_USER_MODEL), for the entry"
+        )
         parser.add_argument("--reason", help="stored with the prune entry")
         parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
         parser.add_argument("--database", help="default: OWNER_DATABASE, else default")
 
-    def handle(self, *args, before, reason, dry_run, database, **options):
+    def handle(self, *args, before, reason, dry_run, database, actor=None, **options):
+        named = command_actor(actor)
         cutoff = moment(before, "--before")
         if cutoff > timezone.now():
             raise CommandError("--before is in the future: that would prune the whole log.")
@@ -65,7 +69,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Would prune {old.count()} audit entries before {cutoff}.")
             return
         info = get_audit_info()
-        actor = resolve_actor(info.actor) if info else None
+        actor = named or (resolve_actor(info.actor) if info else None)
         with transaction.atomic(using=using):
             deleted, _ = old.delete()
             AuditLog.objects.using(using).create(

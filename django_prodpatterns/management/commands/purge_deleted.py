@@ -7,7 +7,10 @@ from django.utils import timezone
 from ...deletion import purge
 from ...relations import is_soft_deletable
 from ._softdelete import (
+    add_actor_options,
     add_tenant_option,
+    command_actor,
+    command_audit,
     duration,
     rows_of,
     soft_delete_model,
@@ -25,10 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=1000)
         parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
+        add_actor_options(parser)
         add_tenant_option(parser)
 
-    def handle(self, *args, tenant=None, **options):
-        with tenant_scope(tenant):
+    def handle(self, *args, tenant=None, actor=None, reason=None, **options):
+        user = command_actor(actor)  # an unknown --actor fails before anything else
+        with tenant_scope(tenant), command_audit("purge_deleted", user, reason):
             self._handle(*args, **options)
 
     def _handle(self, *args, older_than, model, batch_size, dry_run, database, **options):

@@ -3,12 +3,14 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, transaction
 
-from ...context import audit_context
 from ...deletion import restore_operation
 from ...exceptions import RestoreConflict
 from ._softdelete import (
+    add_actor_options,
     add_tenant_option,
     batch_id,
+    command_actor,
+    command_audit,
     existing,
     moment,
     primary_keys,
@@ -32,17 +34,29 @@ class Command(BaseCommand):
         parser.add_argument("--batch", help="a deletion batch id (UUID)")
         parser.add_argument("--deleted-after", help="YYYY-MM-DD or an ISO 8601 datetime")
         parser.add_argument("--all", action="store_true", help="every deleted row of the model")
-        parser.add_argument("--reason", help="stored with the audit trail")
+        add_actor_options(parser)
         parser.add_argument("--dry-run", action="store_true", help="show, change nothing")
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
         add_tenant_option(parser)
 
-    def handle(self, *args, tenant=None, **options):
+    def handle(self, *args, tenant=None, actor=None, **options):
+        user = command_actor(actor)  # an unknown --actor fails before anything else
         with tenant_scope(tenant):
-            self._handle(*args, **options)
+            self._handle(*args, actor=user, **options)
 
     def _handle(
-        self, *args, model, pk, batch, deleted_after, all, reason, dry_run, database, **options
+        self,
+        *args,
+        model,
+        pk,
+        batch,
+        deleted_after,
+        all,
+        reason,
+        dry_run,
+        database,
+        actor=None,
+        **options,
     ):
         model = soft_delete_model(model)
         if not (pk or batch or deleted_after or all):
@@ -60,7 +74,10 @@ class Command(BaseCommand):
         if not selected:
             raise CommandError(f"No deleted {model._meta.label} rows match.")
         try:
-            with audit_context(reason=reason), transaction.atomic(using=database):
+            with (
+                command_audit("restore_deleted", actor, reason),
+                transaction.atomic(using=database),
+            ):
                 op = restore_operation(rows, tenant=tenant_bound())
                 if dry_run:
                     transaction.set_rollback(True, using=database)

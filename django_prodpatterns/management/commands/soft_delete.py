@@ -3,11 +3,13 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, models, transaction
 
-from ...context import audit_context
 from ...deletion import soft_delete_operation
 from ...exceptions import SoftDeleteCascadeError
 from ._softdelete import (
+    add_actor_options,
     add_tenant_option,
+    command_actor,
+    command_audit,
     existing,
     primary_keys,
     rows_of,
@@ -24,16 +26,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("model", help="app_label.ModelName")
         parser.add_argument("--pk", action="append", required=True, help="repeatable")
-        parser.add_argument("--reason", help="stored with the audit trail")
+        add_actor_options(parser)
         parser.add_argument("--dry-run", action="store_true", help="show, change nothing")
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
         add_tenant_option(parser)
 
-    def handle(self, *args, tenant=None, **options):
+    def handle(self, *args, tenant=None, actor=None, **options):
+        user = command_actor(actor)  # an unknown --actor fails before anything else
         with tenant_scope(tenant):
-            self._handle(*args, **options)
+            self._handle(*args, actor=user, **options)
 
-    def _handle(self, *args, model, pk, reason, dry_run, database, **options):
+    def _handle(self, *args, model, pk, reason, dry_run, database, actor=None, **options):
         model = soft_delete_model(model)
         pks = primary_keys(model, pk)
         existing(model, pks, database)
@@ -42,7 +45,7 @@ class Command(BaseCommand):
         if already:
             self.stdout.write(f"Already deleted, skipped: {', '.join(map(str, already))}")
         try:
-            with audit_context(reason=reason), transaction.atomic(using=database):
+            with command_audit("soft_delete", actor, reason), transaction.atomic(using=database):
                 op = soft_delete_operation(rows, tenant=tenant_bound())
                 if dry_run:
                     transaction.set_rollback(True, using=database)

@@ -48,7 +48,7 @@ class Command(BaseCommand):
         user.set_password(DEMO_PASSWORD)
         user.save()
         start = time.perf_counter()
-        created = seed(orders)
+        created = seed(orders, out=self.stdout)
         self.stdout.write(
             f"Seeded {sum(created.values())} new orders in {time.perf_counter() - start:.1f} s."
         )

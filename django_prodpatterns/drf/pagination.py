@@ -19,8 +19,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from .exceptions import InvalidCursor
-from .pagination import KeysetPage, KeysetPaginator
+from ..exceptions import InvalidCursor
+from ..pagination import KeysetPage, KeysetPaginator
 
 
 class KeysetPagination(BasePagination):

@@ -1,0 +1,1 @@
+"""Operations on a deployment's database: role and database set-up."""
