@@ -109,25 +109,16 @@ BEGIN
     END;
 END
 $fn$;
--- The current actor's key as text, for hand-written SQL.
+-- The current actor's key as text, for hand-written SQL (not on the per-statement path of
+-- policies or triggers, so it reads the verified context rather than repeat its check).
 CREATE OR REPLACE FUNCTION @schema@.prodpatterns_actor_id() RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SECURITY DEFINER
 AS $fn$
+DECLARE
+    actor pg_catalog.text := pg_catalog.split_part(
+        @schema@.prodpatterns_verified_context(), pg_catalog.chr(31), 2);
 BEGIN
-    RETURN CASE
-        WHEN pg_catalog.current_setting('prodpatterns.context', true) IS NULL OR pg_catalog.current_setting('prodpatterns.context', true) OPERATOR(pg_catalog.=) '' THEN NULL
-        WHEN pg_catalog.current_setting('prodpatterns.c'
-                OPERATOR(pg_catalog.||) pg_catalog.pg_sequence_last_value(
-                    'prodpatterns_private.context_cache_a'::pg_catalog.regclass)::pg_catalog.text
-                OPERATOR(pg_catalog.||) '_'
-                OPERATOR(pg_catalog.||) pg_catalog.pg_sequence_last_value(
-                    'prodpatterns_private.context_cache_b'::pg_catalog.regclass)::pg_catalog.text,
-                true) OPERATOR(pg_catalog.=) pg_catalog.current_setting('prodpatterns.context', true)
-            AND pg_catalog.split_part(pg_catalog.substr(pg_catalog.current_setting('prodpatterns.context', true), 66), pg_catalog.chr(31), 2)
-                OPERATOR(pg_catalog.<>) ''
-        THEN pg_catalog.split_part(pg_catalog.substr(pg_catalog.current_setting('prodpatterns.context', true), 66), pg_catalog.chr(31), 2)
-        ELSE prodpatterns_private.verified_part(pg_catalog.current_setting('prodpatterns.context', true), 2)
-    END;
+    RETURN CASE WHEN actor OPERATOR(pg_catalog.=) '' THEN NULL ELSE actor END;
 END
 $fn$
