@@ -7,6 +7,7 @@ database outside the test transaction, so each test cleans up through ``transact
 
 import asyncio
 import threading
+from contextlib import nullcontext
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -15,7 +16,7 @@ from django.db import DatabaseError, connections, transaction
 from psycopg import sql as pgsql
 
 from django_prodpatterns.context import audit_context, tenant_context
-from django_prodpatterns.db import session
+from django_prodpatterns.db import session, signing
 from django_prodpatterns.deletion import savepoint_create
 from tests.testapp.models import Note
 
@@ -367,3 +368,54 @@ def test_a_raw_rollback_to_savepoint_makes_the_channel_resend(notes):
             assert visible_notes() == ["a1", "a2"]  # SET LOCAL after the savepoint
             cursor.execute("ROLLBACK TO SAVEPOINT raw_sp")  # undoes it behind Django's back
             assert visible_notes() == ["a1", "a2"]
+
+
+def test_a_value_sent_in_a_rolled_back_transaction_is_sent_again(notes):
+    """The database forgets what set_context() remembered in a transaction that rolls back
+    (Django rolls back through psycopg, not through a statement the channel sees): the
+    value goes through set_context() again, and the statement sees its tenant's rows."""
+    sent, spying = spy_on(APP)
+    with spying, tenant_context(1):
+        with pytest.raises(ZeroDivisionError), transaction.atomic(using=APP):
+            assert visible_notes() == ["a1", "a2"]
+            1 / 0  # noqa: B018 (the rollback is the point)
+        assert visible_notes() == ["a1", "a2"]
+        assert visible_notes() == ["a1", "a2"]
+    assert [prefix_of(sql) for sql in sent] == ["set_context", "set_context", "SET LOCAL"]
+
+
+def test_a_value_sent_in_a_committed_transaction_stays_remembered(notes):
+    sent, spying = spy_on(APP)
+    with spying, tenant_context(1):
+        with transaction.atomic(using=APP):
+            assert visible_notes() == ["a1", "a2"]
+        assert visible_notes() == ["a1", "a2"]
+    assert [prefix_of(sql) for sql in sent] == ["set_context", "SET LOCAL"]
+
+
+def test_a_session_state_opened_in_a_rolled_back_transaction_is_opened_again(notes):
+    """A connection binds again after ``migrate`` or a refusal, possibly inside a
+    transaction; if that transaction rolls back, so does the state it opened."""
+    connection = connections[APP]
+    connection.ensure_connection()
+    signing.unbind(connection)
+    with tenant_context(2):
+        with pytest.raises(ZeroDivisionError), transaction.atomic(using=APP):
+            assert visible_notes() == ["b1"]  # binds here, inside the transaction
+            1 / 0  # noqa: B018
+        assert visible_notes() == ["b1"]
+        with transaction.atomic(using=APP):
+            assert visible_notes() == ["b1"]
+
+
+def test_a_wiped_session_state_fails_the_transaction_then_recovers(notes):
+    """RESET ALL wipes the state: inside a transaction the next statement is refused (the
+    transaction cannot be replayed); the connection then opens a new state."""
+    with tenant_context(1):
+        assert visible_notes() == ["a1", "a2"]
+        pooled = signing.binding_of(connections[APP]).pid == 0  # verified in full instead
+        refused = pytest.raises(DatabaseError, match="context refused")
+        with nullcontext() if pooled else refused, transaction.atomic(using=APP):
+            connections[APP].connection.execute("RESET ALL")
+            assert visible_notes() == ["a1", "a2"]
+        assert visible_notes() == ["a1", "a2"]

@@ -8,9 +8,10 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from ..conf import SETTINGS_NAME, validate
+from ..db import signing
 
 
 def models_of(app_configs: Any) -> list[Any]:
@@ -159,9 +160,14 @@ def context_messages(alias: str) -> list[Error]:
         (installed,) = cursor.fetchone()
         if not installed:
             return []  # not migrated yet: Django reports unapplied migrations
-        with audit_context(reason="prodpatterns.E004"):
-            cursor.execute("SELECT prodpatterns_verified_context() IS NOT NULL")
-            (accepted,) = cursor.fetchone()
+        try:
+            with audit_context(reason="prodpatterns.E004"):
+                cursor.execute("SELECT prodpatterns_verified_context() IS NOT NULL")
+                (accepted,) = cursor.fetchone()
+        except DatabaseError as error:
+            if not signing.is_refusal(error):
+                raise
+            accepted = False
     if accepted:
         return []
     return [

@@ -22,7 +22,7 @@ TENANT_FUNCTION = "prodpatterns_tenant_id"
 # The versioned SQL of the signed context: its key store and its functions.
 CONTEXT_KEY_STORE = "context_key_v1.sql"
 CONTEXT_CACHE = "context_cache_v1.sql"
-CONTEXT_FUNCTIONS = "context_functions_v2.sql"
+CONTEXT_FUNCTIONS = "context_functions_v3.sql"
 # Drops a single-column foreign key made redundant by a (tenant, key) one.
 SINGLE_COLUMN_FKS = "single_column_fks_v1.sql"
 

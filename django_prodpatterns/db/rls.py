@@ -31,6 +31,7 @@ SECURE_FUNCTIONS = (
     ("prodpatterns_tenant_id()", True, False),
     ("prodpatterns_private.verify_context(text)", True, True),
     ("prodpatterns_private.set_context(text)", True, True),
+    ("prodpatterns_private.open_context()", True, True),
     ("prodpatterns_audit()", True, True),
     ("prodpatterns_stage(regclass, text[])", True, True),
     ("prodpatterns_audit_append_only()", False, True),

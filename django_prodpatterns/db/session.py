@@ -8,10 +8,12 @@ statement is sent as::
 
 in one query string, so it costs no extra round trip. The value is signed for the
 connection's backend (:mod:`.signing`): the database accepts only what the application
-sent. A value new on the connection goes as ``SELECT prodpatterns_private.set_context(...)``
-instead, which verifies it once and remembers it for the session, so that the statements
-that follow skip the HMAC (the last value sent that way is remembered here too; a
-rollback that undid it costs only speed: the database then verifies in full).
+sent. A value the database does not remember goes as
+``SELECT prodpatterns_private.set_context(...)`` instead, which verifies it once and
+remembers it for the session; the statements that follow send it by ``SET LOCAL`` and
+count only while it is remembered. What the database remembers is tracked here too,
+transactions and rollbacks included; a session whose state was wiped answers with
+SQLSTATE PPC01, and the connection binds again (:mod:`.signing`).
 
 The value goes with every statement in autocommit, empty (``''``) when the application has
 no context: a value an earlier statement on the connection set at session level
@@ -105,18 +107,18 @@ def current_values() -> tuple[str, str, str] | None:
 
 
 def signed_values(connection: Any) -> tuple[str]:
-    """The setting values for the active context on ``connection`` (signed for its backend)."""
+    """The setting values for the active context on ``connection`` (signed for it)."""
     values = current_values()
     if values is None:
         return EMPTY
     body = signing.payload(*values)
-    pid = signing.backend_pid(connection)
+    binding = signing.binding_of(connection)
     key = signing.context_key()
     last = connection.__dict__.get(_SIGNED)
-    if last is not None and last[:3] == (key, pid, body):
+    if last is not None and last[0] is binding and last[1:3] == (key, body):
         return (last[3],)
-    value = signing.sign(body, pid)
-    connection.__dict__[_SIGNED] = (key, pid, body, value)
+    value = signing.sign_for(body, connection)
+    connection.__dict__[_SIGNED] = (binding, key, body, value)
     return (value,)
 
 
@@ -144,17 +146,48 @@ def set_context_sql(value: str, escape_percent: bool = False) -> str:
 def context_sql(
     connection: Any, settings: tuple[tuple[str, str], ...], escape_percent: bool = False
 ) -> str:
-    """What sends ``settings`` on ``connection``: ``set_context()`` for a value new on it
-    (when the database offers it), ``SET LOCAL`` otherwise."""
+    """What sends ``settings`` on ``connection``: ``set_context()`` for a value the
+    database does not remember (when it offers it), ``SET LOCAL`` otherwise."""
     ((_, value),) = settings
     if (
         value
-        and value != connection.__dict__.get(_REMEMBERED)
-        and signing.offers_set_context(connection)
+        and signing.binding_of(connection).set_context
+        and not _is_remembered(connection, value)
     ):
-        connection.__dict__[_REMEMBERED] = value
+        _remember(connection, value)
         return set_context_sql(value, escape_percent)
     return set_local_sql(settings, escape_percent)
+
+
+def _is_remembered(connection: Any, value: str) -> bool:
+    """Whether the database's session remembers ``value``: it was sent through
+    ``set_context()`` in autocommit, in a transaction that committed, or earlier in the
+    current transaction with no rollback since (Django replaces ``run_on_commit`` on every
+    commit, rollback and savepoint rollback)."""
+    entry = connection.__dict__.get(_REMEMBERED)
+    if entry is None or entry[0] != value:
+        return False
+    token = entry[1]
+    return token is None or (connection.in_atomic_block and connection.run_on_commit is token)
+
+
+def _remember(connection: Any, value: str) -> None:
+    """Note that ``value`` goes through ``set_context()`` now. Inside ``atomic`` it counts
+    once the transaction commits (until then, only within it); in autocommit at once (a
+    failed statement forgets it again); in a transaction Django does not manage, never."""
+    if connection.in_atomic_block:
+        token = connection.run_on_commit
+        connection.__dict__[_REMEMBERED] = (value, token)
+
+        def committed() -> None:
+            if connection.__dict__.get(_REMEMBERED) == (value, token):
+                connection.__dict__[_REMEMBERED] = (value, None)
+
+        connection.on_commit(committed)
+    elif connection.autocommit:
+        connection.__dict__[_REMEMBERED] = (value, None)
+    else:
+        forget_remembered(connection)
 
 
 def forget_remembered(connection: Any) -> None:
@@ -245,6 +278,23 @@ def apply_context(execute: Any, sql: str, params: Any, many: bool, context: dict
         if _ROLLBACK.match(sql):
             forget_settings(connection)
         return execute(sql, params, many, context)
+    try:
+        return _execute_with_context(connection, execute, sql, params, many, context)
+    except Exception as error:
+        if not signing.is_refusal(error):
+            raise
+        # The session's verification state was wiped (RESET ALL, DISCARD ALL) or is not
+        # the one this connection signed for: open it again. In autocommit nothing ran, so
+        # the statement runs once more; inside a transaction, the transaction has failed.
+        signing.unbind(connection)
+        if _in_transaction(connection):
+            raise
+        return _execute_with_context(connection, execute, sql, params, many, context)
+
+
+def _execute_with_context(
+    connection: Any, execute: Any, sql: str, params: Any, many: bool, context: dict
+) -> Any:
     send = settings_to_send(connection)
     if not send:
         return execute(sql, params, many, context)
@@ -274,7 +324,11 @@ def _execute_after_settings(
     """Send the settings as their own statement, then the statement, in one transaction."""
     raw = connection.connection
     if _in_transaction(connection):
-        raw.execute(context_sql(connection, send))
+        try:
+            raw.execute(context_sql(connection, send))
+        except BaseException:
+            forget_remembered(connection)
+            raise
         return execute(sql, params, many, context)
     raw.execute("BEGIN")
     try:
@@ -304,7 +358,13 @@ def apply_now(using: str = "default") -> None:
     forget_settings(connection)  # send everything, whatever is believed to be in force
     send = settings_to_send(connection)
     if send:
-        connection.connection.execute(context_sql(connection, send))
+        try:
+            connection.connection.execute(context_sql(connection, send))
+        except BaseException as error:
+            forget_remembered(connection)
+            if signing.is_refusal(error):
+                signing.unbind(connection)
+            raise
 
 
 def install(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:

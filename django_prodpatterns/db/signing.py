@@ -11,11 +11,16 @@ verify reads as no context at all. A value new on a connection goes through
 session under a setting whose name only the owner can know (``sql/context_cache_v1.sql``);
 the same value sent again by ``SET LOCAL`` is then accepted without the HMAC.
 
-The signature covers the backend's process id, so a value read from another session's
-statement in ``pg_stat_activity`` does not verify in the reader's session. A connection
-whose backend the application cannot know in advance (PgBouncer in transaction pooling
-mode, detected when the connection opens) signs for "any backend" instead; the security
-page of the docs says what that leaves open.
+A value counts only while it is the newest one the application signed for its database
+session (``sql/context_functions_v3.sql``): a new connection opens the session's
+verification state (:func:`bind`, ``prodpatterns_private.open_context()``), which answers a
+nonce; values are signed over the nonce and a counter that rises with every new value, and
+``set_context()`` remembers a value only when its counter is above the last one. A value
+read from ``pg_stat_activity`` therefore counts neither in another session nor, once the
+connection has moved on to another request's context, in its own. A connection whose
+backend the application cannot know in advance (PgBouncer in transaction pooling mode,
+detected when the connection opens) signs for "any backend" instead; the security page of
+the docs says what that leaves open.
 
 The key reaches the database after every ``migrate`` (:func:`install_key`, connected to
 ``post_migrate``), through the migrating role, which owns the key table.
@@ -26,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -34,13 +40,25 @@ from django.utils.crypto import salted_hmac
 
 CONTEXT_SETTING = "prodpatterns.context"
 SEPARATOR = "\x1f"  # between tenant, actor and the audit details
+# How a value is bound: version 3 (migration prodpatterns.0008) signs for the session's
+# state (FRESH) or, through a pooler, for any backend (ANY_BACKEND), after a counter of
+# COUNTER_DIGITS digits; version 1's layout (BOUND to the pid, or POOLED) serves databases
+# not migrated that far.
+FRESH, ANY_BACKEND = "n", "q"
 BOUND, POOLED = "b", "p"
+COUNTER_DIGITS = 16
+# What set_context() raises for a value the session does not accept (its state was wiped,
+# or the value was replaced by a newer one): the connection opens its state again.
+CONTEXT_REFUSED = "PPC01"
 KEY_TABLE = "prodpatterns_private.context_key"
-# Verifies and remembers a value new on a connection (``sql/context_functions_v2.sql``).
+# Verifies and remembers a value new on a connection (``sql/context_functions_v3.sql``).
 SET_CONTEXT_FUNCTION = "prodpatterns_private.set_context"
-# Their last values name the setting that remembers verified values: secret, and changed
-# with the key, so that values verified under an old key stop counting.
-CACHE_SEQUENCES = ("prodpatterns_private.context_cache_a", "prodpatterns_private.context_cache_b")
+# Opens the session's verification state; answers "<nonce>:<last counter>".
+OPEN_CONTEXT_SQL = "SELECT prodpatterns_private.open_context()"
+# Its last value names the settings that remember the session's state: secret, and changed
+# with the key, so that values verified under an old key stop counting. (Version 2 also
+# used prodpatterns_private.context_cache_b, which version 3 leaves alone.)
+CACHE_SEQUENCES = ("prodpatterns_private.context_cache_a",)
 
 # Whether the current role may write the key (False before the table exists).
 _WRITABLE_SQL = """
@@ -53,21 +71,39 @@ _WRITABLE_SQL = """
     ), false)
 """
 
-# What a new connection learns: its backend pid, and whether set_context() is there for
-# it (absent before migration prodpatterns.0007, or without USAGE on its schema).
+# What a new connection learns: its backend pid, and which of set_context() (migration
+# prodpatterns.0007) and open_context() (0008) the database offers it.
 _BIND_SQL = """
-    SELECT pg_backend_pid(), EXISTS (
-        SELECT 1 FROM pg_catalog.pg_proc AS p
-        JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
-        WHERE n.nspname = 'prodpatterns_private' AND p.proname = 'set_context'
-          AND has_schema_privilege(n.oid, 'USAGE') AND has_function_privilege(p.oid, 'EXECUTE')
-    )
+    SELECT pg_backend_pid(), p.proname = 'set_context', p.proname = 'open_context'
+    FROM pg_catalog.pg_proc AS p
+    JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
+    WHERE n.nspname = 'prodpatterns_private' AND p.proname IN ('set_context', 'open_context')
+      AND has_schema_privilege(n.oid, 'USAGE') AND has_function_privilege(p.oid, 'EXECUTE')
+    UNION ALL SELECT pg_backend_pid(), false, false
 """
 
-# Attributes on a DatabaseWrapper: the backend pid its signatures are bound to (0: pooled);
-# whether the database offers set_context().
-_BINDING = "_prodpatterns_backend_pid"
-_CACHING = "_prodpatterns_set_context"
+# Attribute on a DatabaseWrapper: its Binding (absent until bind() ran, or after a
+# migration or a refused context made it stale).
+_BINDING = "_prodpatterns_binding"
+
+
+@dataclass
+class Binding:
+    """How a connection's values are signed.
+
+    ``pid``: the backend they are bound to (0: any backend, behind a pooler).
+    ``nonce``: the session state's nonce (version 3), else ``None``.
+    ``counter``: the last counter used; the next value takes the next one.
+    ``set_context``: whether the database offers ``set_context()``.
+    ``pending``: set while the state was opened inside a transaction that has not
+    committed (Django's ``run_on_commit`` list of that transaction): a rollback undoes it.
+    """
+
+    pid: int
+    nonce: str | None = None
+    counter: int = 0
+    set_context: bool = False
+    pending: Any = None
 
 
 @lru_cache(maxsize=4)
@@ -97,43 +133,101 @@ def payload(tenant: str, actor: str, details: str) -> str:
 
 
 def sign(body: str, backend_pid: int) -> str:
-    """The setting's value for ``body`` on a backend (``backend_pid`` 0: any backend)."""
+    """Version 1's value for ``body`` on a backend (``backend_pid`` 0: any backend)."""
     binding = BOUND if backend_pid else POOLED
     message = f"{backend_pid}:{body}".encode()
     digest = hmac.new(context_key(), message, hashlib.sha256).hexdigest()
     return f"{digest}{binding}{body}"
 
 
-def bind(connection: Any) -> None:
-    """Find the backend a new connection's statements run on (``connection_created``).
+def sign_fresh(body: str, binding: Binding) -> str:
+    """Version 3's value for ``body``: for the session's state, under the next counter
+    (for any backend, counter zero, on a pooled connection)."""
+    if binding.pid:
+        binding.counter += 1
+        kind, counter, anchor = FRESH, binding.counter, binding.nonce
+    else:
+        kind, counter, anchor = ANY_BACKEND, 0, "0"
+    digits = f"{counter:0{COUNTER_DIGITS}d}"
+    message = f"{anchor}:{digits}:{body}".encode()
+    digest = hmac.new(context_key(), message, hashlib.sha256).hexdigest()
+    return f"{digest}{kind}{digits}{body}"
+
+
+def sign_for(body: str, connection: Any) -> str:
+    """The value for ``body`` on ``connection``, in the layout its database verifies."""
+    binding = binding_of(connection)
+    if binding.nonce is not None:
+        return sign_fresh(body, binding)
+    return sign(body, binding.pid)
+
+
+def bind(connection: Any) -> Binding:
+    """Find how a connection's values are signed (``connection_created``, and again after
+    ``migrate`` or a refused context).
 
     psycopg knows the process id the server announced at log-in; when a pooler stands
     between (PgBouncer announces an id of its own), the backend that runs a statement is
-    not known in advance and signatures are made for any backend.
+    not known in advance and signatures are made for any backend. Otherwise, on a database
+    that offers it, the session's verification state is opened and its nonce learnt from
+    the result (which ``pg_stat_activity`` never shows).
     """
     raw = connection.connection
     announced = raw.info.backend_pid
     with raw.cursor() as cursor:
         cursor.execute(_BIND_SQL)
-        actual, caching = cursor.fetchone()
-    connection.__dict__[_BINDING] = announced if actual == announced else 0
-    connection.__dict__[_CACHING] = caching
+        rows = cursor.fetchall()
+    actual = rows[0][0]
+    binding = Binding(
+        pid=announced if actual == announced else 0,
+        set_context=any(caching or opening for _, caching, opening in rows),
+    )
+    if any(opening for _, _, opening in rows):
+        binding.nonce = ""
+        if binding.pid:
+            with raw.cursor() as cursor:
+                cursor.execute(OPEN_CONTEXT_SQL)
+                nonce, floor = cursor.fetchone()[0].split(":")
+            binding.nonce, binding.counter = nonce, int(floor)
+            _watch_transaction(connection, binding)
+    connection.__dict__[_BINDING] = binding
+    return binding
 
 
-def backend_pid(connection: Any) -> int:
-    """The pid :func:`bind` found (0 for a pooled connection)."""
-    pid = connection.__dict__.get(_BINDING)
-    if pid is None:  # opened before the app was ready
-        bind(connection)
-        pid = connection.__dict__[_BINDING]
-    return pid
+def _watch_transaction(connection: Any, binding: Binding) -> None:
+    """A state opened inside a transaction lasts only if the transaction commits."""
+    if connection.in_atomic_block:
+        binding.pending = connection.run_on_commit
+
+        def committed() -> None:
+            binding.pending = None
+
+        connection.on_commit(committed)
+    elif not connection.get_autocommit():
+        binding.pending = object()  # a transaction Django does not manage: never known
 
 
-def offers_set_context(connection: Any) -> bool:
-    """Whether new values may go through ``set_context()`` on ``connection``."""
-    if connection.__dict__.get(_CACHING) is None:
-        bind(connection)
-    return connection.__dict__[_CACHING]
+def binding_of(connection: Any) -> Binding:
+    """The connection's :class:`Binding`, found again if it is not known or its
+    transaction may have been rolled back."""
+    binding = connection.__dict__.get(_BINDING)
+    if binding is None or (
+        binding.pending is not None
+        and not (connection.in_atomic_block and connection.run_on_commit is binding.pending)
+    ):
+        return bind(connection)
+    return binding
+
+
+def unbind(connection: Any) -> None:
+    """Forget how ``connection`` signs: the next value binds it again."""
+    connection.__dict__.pop(_BINDING, None)
+
+
+def is_refusal(error: BaseException) -> bool:
+    """Whether ``error`` (psycopg's, or Django's wrapping it) is set_context() refusing."""
+    cause = error if getattr(error, "sqlstate", None) else error.__cause__
+    return getattr(cause, "sqlstate", None) == CONTEXT_REFUSED
 
 
 def rebind_all(**kwargs: Any) -> None:
@@ -142,7 +236,7 @@ def rebind_all(**kwargs: Any) -> None:
 
     for connection in connections.all(initialized_only=True):
         if connection.vendor == "postgresql":
-            connection.__dict__.pop(_CACHING, None)
+            unbind(connection)
 
 
 def install_key(using: str = "default", **kwargs: Any) -> None:
