@@ -1,28 +1,20 @@
 """Fixtures shared by the whole suite.
 
-The roles exist already (tests/settings.py creates them); here the application role gets
-its data privileges once the test database is migrated, and every connection is closed
-before the test database is dropped.
+The roles exist already (tests/settings.py creates them). The application and
+cross-tenant roles get their data privileges in the test database from the app's own
+pytest plugin (django_prodpatterns.testing), as in a user's project: nothing here grants
+them. Every connection is closed before the test database is dropped.
 """
 
 import pytest
 from django.db import connections
 
-from django_prodpatterns.db.embedded import ADMIN_ROLE, APP_ROLE
-from django_prodpatterns.db.roles import grant_app_privileges
-
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        owner = connections["default"]
-        if owner.vendor == "postgresql":  # tests/settings_sqlite.py has no roles
-            owner.ensure_connection()
-            for role in (APP_ROLE, ADMIN_ROLE):
-                grant_app_privileges(owner.connection, role.name)
     yield
     with django_db_blocker.unblock():
-        if owner.vendor == "postgresql":
+        if connections["default"].vendor == "postgresql":
             # Connections left open in worker threads (sync_to_async) would block DROP
             # DATABASE; end them from the superuser alias.
             with connections["setup"].cursor() as cursor:

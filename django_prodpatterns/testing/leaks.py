@@ -14,14 +14,12 @@ there are no rows and no writes::
 table owner would pass every read check for the wrong reason, so the kit refuses them.
 Rows it creates are removed again, each under its own tenant.
 
-Installed as the pytest plugin ``prodpatterns`` (entry point ``pytest11``), which provides
-the ``tenant_pair`` fixture (two tenants of the default tenant model, on the alias named
-by the ``--prodpatterns-app-alias`` option, default ``app``).
+The pytest plugin (:mod:`django_prodpatterns.testing.plugin`) provides the ``tenant_pair``
+fixture: two tenants of the tenant model, on the application role's alias.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
@@ -29,8 +27,8 @@ from typing import Any
 from django.db import DatabaseError, connections, models, transaction
 from django.db.models.expressions import DatabaseDefault
 
-from .context import tenant_context
-from .exceptions import ProdPatternsError
+from ..context import tenant_context
+from ..exceptions import ProdPatternsError
 
 __all__ = ["assert_link_isolation", "assert_tenant_isolation"]
 
@@ -304,42 +302,3 @@ def assert_link_isolation(
                 getattr(source, field).clear()
                 models.QuerySet.delete(type(source)._base_manager.using(using).filter(pk=source.pk))
                 models.QuerySet.delete(type(target)._base_manager.using(using).filter(pk=target.pk))
-
-
-# --- pytest plugin -----------------------------------------------------------------------------
-
-
-def pytest_addoption(parser: Any) -> None:
-    parser.addini(
-        "prodpatterns_app_alias",
-        "database alias of the application role, for tenant_pair",
-        default="app",
-    )
-
-
-def _tenant_pair(request: Any) -> Any:
-    from .models.tenancy import get_tenant_model
-
-    alias = request.config.getini("prodpatterns_app_alias")
-    manager = get_tenant_model()._base_manager.using(alias)
-    suffix = uuid.uuid4().hex[:8]
-    pair = (
-        manager.create(name=f"tenant A {suffix}", slug=f"a-{suffix}"),
-        manager.create(name=f"tenant B {suffix}", slug=f"b-{suffix}"),
-    )
-    yield pair
-    # Rows the test left in the two tenants keep them (the tenant key PROTECTs); the test
-    # database's own clean-up (rollback or flush) removes both, so only try.
-    try:
-        with transaction.atomic(using=alias):
-            manager.filter(pk__in=[t.pk for t in pair]).delete()
-    except DatabaseError:
-        pass
-
-
-try:  # the plugin's fixtures exist only where pytest does
-    import pytest
-
-    tenant_pair = pytest.fixture(_tenant_pair)
-except ImportError:  # pragma: no cover
-    pass
