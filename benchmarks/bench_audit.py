@@ -9,6 +9,11 @@ Single-row create, update and delete (``--n`` of each, one transaction per write
 autocommit), and one ``QuerySet.update()`` of ``--n`` rows, for: a plain model, an
 ``AuditedModel`` (triggers), and the peers where installed (they record nothing for
 ``QuerySet.update()``: their row is marked "not audited").
+
+``--backfill N`` times a data migration's backfill instead, as the owner: N rows created
+and then updated in one transaction (through the ORM, and in SQL), for the plain model,
+the ``AuditedModel`` as usual (an entry per row and write), and the ``AuditedModel``
+inside ``audit_backfill()`` (one entry).
 """
 
 import argparse
@@ -18,9 +23,12 @@ from _setup import setup
 
 setup()
 
-from django.db import connection  # noqa: E402
+from contextlib import nullcontext  # noqa: E402
+
+from django.db import connection, transaction  # noqa: E402
 
 from benchmarks.benchapp import models as bench  # noqa: E402
+from django_prodpatterns.backfill import audit_backfill  # noqa: E402
 from django_prodpatterns.context import audit_context  # noqa: E402
 
 MODELS = {
@@ -72,10 +80,84 @@ def run(model, n):
     return results
 
 
+def audit_entries(model):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM prodpatterns_auditlog WHERE model = %s OR action = 'backfill'",
+            [model._meta.label],
+        )
+        return cursor.fetchone()[0]
+
+
+def backfill(n, rounds=5):
+    """A backfill of ``n`` rows as a data migration writes it: one transaction, as the owner.
+
+    Two ways of writing: through the ORM (``bulk_create`` in batches of 10,000, then one
+    ``QuerySet.update()``) and in SQL (one ``INSERT ... SELECT`` of ``n`` rows, then one
+    ``UPDATE``), each on empty tables (truncated before, the log included). The variants
+    take turns in every round, so that a busy machine slows them alike; the best round
+    counts.
+    """
+    variants = {
+        "plain model": (bench.PlainRow, nullcontext),
+        "AuditedModel, audited per row": (bench.AuditedRow, nullcontext),
+        "AuditedModel, audit_backfill()": (
+            bench.AuditedRow,
+            lambda: audit_backfill(reason="benchmark backfill"),
+        ),
+    }
+
+    def orm(model):
+        model.objects.bulk_create((model(name=f"n{i}") for i in range(n)), batch_size=10_000)
+        model.objects.update(value=7)
+
+    def sql(model):
+        table = connection.ops.quote_name(model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (name, value)"
+                " SELECT 'n' || i, 0 FROM generate_series(1, %s) AS i",
+                [n],
+            )
+            cursor.execute(f"UPDATE {table} SET value = 7")
+
+    ways = {"ORM: bulk_create + update": orm, "SQL: INSERT + UPDATE": sql}
+    best = {}
+    entries = {}
+    for _ in range(rounds):
+        for way, write in ways.items():
+            for name, (model, switch) in variants.items():
+                reset()
+                with connection.cursor() as cursor:
+                    cursor.execute("TRUNCATE prodpatterns_auditlog")
+
+                def run(model=model, switch=switch, write=write):
+                    with transaction.atomic(), switch():
+                        write(model)
+
+                seconds = timed(run)
+                key = (way, name)
+                best[key] = min(best.get(key, seconds), seconds)
+                entries[key] = audit_entries(model)
+    print(f"\nbackfill of {n} rows as the owner, one transaction each, best of {rounds}")
+    print(f"{'writes':26} {'variant':32} {'seconds':>8} {'vs plain':>9} {'entries':>8}")
+    for way in ways:
+        base = best[(way, "plain model")]
+        for name in variants:
+            seconds = best[(way, name)]
+            print(
+                f"{way:26} {name:32} {seconds:8.3f} {seconds / base:9.2f} {entries[(way, name)]:8d}"
+            )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--backfill", type=int, metavar="N", help="time a backfill of N rows")
     args = parser.parse_args()
+    if args.backfill:
+        backfill(args.backfill)
+        return
     reset()
     table = {}
     with audit_context(reason="benchmark", request_id="bench"):

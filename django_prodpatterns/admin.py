@@ -1,4 +1,4 @@
-"""Admin integration: soft delete, the audit browser and optimistic locking.
+"""Admin integration: soft delete, the audit browser, optimistic locking and tenants.
 
 Usage::
 
@@ -206,6 +206,7 @@ from .admin_locking import (  # noqa: E402
     VersionedFormMixin,
     VersionedInlineMixin,
 )
+from .admin_tenancy import TenantAccessAdmin, TenantAdmin  # noqa: E402  (registers both)
 
 __all__ = [
     "AuditHistoryMixin",
@@ -213,6 +214,8 @@ __all__ = [
     "DeletedStateFilter",
     "SoftDeleteAdmin",
     "SoftDeleteAdminMixin",
+    "TenantAccessAdmin",
+    "TenantAdmin",
     "VersionedAdmin",
     "VersionedAdminMixin",
     "VersionedFormMixin",

@@ -105,6 +105,10 @@ class AuditInfo:
     user_agent: str | None = None
     path: str | None = None
     extra: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    # The id of the audit_backfill() block in force (django_prodpatterns.backfill), else
+    # None. A field of its own, not an extra: audit_context(**values) cannot set it, so
+    # request data never carries the marker into the signed details.
+    backfill: str | None = None
     _json: dict = field(default_factory=dict, compare=False, repr=False)
 
     def merged(self, actor: Any, reason: str | None, values: dict[str, Any]) -> AuditInfo:
@@ -154,6 +158,7 @@ class AuditInfo:
             "user_agent": self.user_agent,
             "path": self.path,
             "extra": dict(self.extra) or None,
+            "backfill": self.backfill,
         }
         text = json.dumps(
             {key: value for key, value in data.items() if value is not None},

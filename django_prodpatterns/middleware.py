@@ -10,6 +10,12 @@ before ``TenantMiddleware``.
 resolves no tenant runs with none, whatever tenant the code around it had set. Put it after
 ``AuthenticationMiddleware``.
 
+The 403 says no more than "No tenant for this request." With ``DEBUG`` on it also says
+which resolver ran, for which user, and why it found nothing; in the admin, staff get a page
+that explains row level security and lets those who may act for a tenant choose one (see
+:mod:`django_prodpatterns.acting`, which also puts a staff member's chosen tenant ahead of
+the resolver's).
+
 A view that authenticates its own requests (Django REST framework's token, Basic or JWT
 authentication) can only name its tenant once it has run its authentication: such a view
 says so with ``prodpatterns_resolves_tenant = True`` on the view function or class
@@ -25,6 +31,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.template import TemplateDoesNotExist
@@ -32,6 +39,7 @@ from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
 from django.utils.module_loading import import_string
 
+from .acting import acting_tenant
 from .conf import app_settings
 from .context import (
     LazyActor,
@@ -45,7 +53,11 @@ from .exceptions import ConflictError, TenantRequired
 
 
 def resolve_tenant(request: HttpRequest) -> Any:
-    """Run the configured resolver (``PRODPATTERNS["TENANT_RESOLVER"]``)."""
+    """The tenant a staff member chose to act for (:func:`~.acting.acting_tenant`), else the
+    configured resolver's (``PRODPATTERNS["TENANT_RESOLVER"]``)."""
+    tenant = acting_tenant(request)
+    if tenant is not None:
+        return tenant
     return import_string(app_settings.TENANT_RESOLVER)(request)
 
 
@@ -70,8 +82,64 @@ def view_resolves_tenant(request: HttpRequest) -> bool:
     return any(getattr(owner, RESOLVES_TENANT_MARKER, False) for owner in owners)
 
 
-def _forbidden(exc: TenantRequired) -> HttpResponse:
-    return HttpResponseForbidden("No tenant for this request.", content_type="text/plain")
+NO_TENANT = "No tenant for this request."
+
+
+def explain_no_tenant(request: HttpRequest) -> dict[str, str]:
+    """Which resolver ran, for which user, and why it found no tenant (for DEBUG only: it
+    names users, relations and settings)."""
+    from .resolvers import describe_user, why_no_tenant
+
+    tenant = getattr(request, "tenant", None)
+    if tenant is not None:
+        reason = (
+            f"the request's tenant is {tenant.pk}, but the query ran where no tenant was "
+            "current (inside tenant_context(None), or in another thread)"
+        )
+    else:
+        try:
+            reason = why_no_tenant(request)
+        except Exception as exc:  # the explanation must never hide the 403 itself
+            reason = f"the resolver's explanation failed: {exc!r}"
+    return {
+        "resolver": app_settings.TENANT_RESOLVER,
+        "user": describe_user(getattr(request, "user", None)),
+        "reason": reason,
+    }
+
+
+def _forbidden(request: HttpRequest) -> HttpResponse:
+    """The 403 of a request that needed a tenant and had none.
+
+    Staff in the admin get the admin's explanation page. Otherwise, without DEBUG: the one
+    sentence, as plain text, telling a client nothing about users, relations or settings.
+    With DEBUG: the same sentence with the resolver, the user and the reason, as
+    problem+json, an HTML page or plain text, whichever the client accepts.
+    """
+    match = getattr(request, "resolver_match", None)
+    user = getattr(request, "user", None)
+    if (
+        match is not None
+        and match.app_name == "admin"
+        and getattr(user, "is_active", False)
+        and getattr(user, "is_staff", False)
+    ):
+        from .admin_tenancy import no_tenant_page
+
+        page = no_tenant_page(request, match.namespace)
+        if page is not None:
+            return page
+    if not settings.DEBUG:
+        return HttpResponseForbidden(NO_TENANT, content_type="text/plain")
+    why = explain_no_tenant(request)
+    if _wants_json(request) or _wants_html(request):
+        return _problem(request, 403, "Forbidden", NO_TENANT, **why)
+    lines = [f"{name.capitalize()}: {value}" for name, value in why.items()]
+    return HttpResponse(
+        "\n".join(["Forbidden", "", NO_TENANT, "", *lines, ""]),
+        status=403,
+        content_type="text/plain; charset=utf-8",
+    )
 
 
 class _SyncAndAsyncMiddleware:
@@ -138,8 +206,18 @@ class TenantMiddleware(_SyncAndAsyncMiddleware):
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
         if isinstance(exception, TenantRequired):
-            return _forbidden(exception)
+            return _forbidden(request)
         return None
+
+    def process_template_response(self, request: HttpRequest, response: Any) -> Any:
+        """On admin pages: the banner of a staff member acting for a tenant, and a notice
+        for staff without one (added as messages, which the admin shows on every page)."""
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.app_name == "admin":
+            from .admin_tenancy import add_admin_notices
+
+            add_admin_notices(request, response)
+        return response
 
 
 def _client_ip(request: HttpRequest) -> str | None:

@@ -3,6 +3,11 @@
 A resolver is ``callable(request) -> tenant | None``. A header or a subdomain only *asks*
 for a tenant: the built-ins accept it only when the user is a member, so nobody reaches
 another tenant by editing a request.
+
+A resolver may also have an ``explain`` attribute, ``callable(request) -> str``, that says
+why it found no tenant for a request. With ``DEBUG`` on, the 403 of a request that needed a
+tenant shows it (:func:`why_no_tenant`); the built-ins have one. It runs only for that
+403, so it may spend queries the resolver itself saves.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import HttpRequest
+from django.utils.module_loading import import_string
 
 from .conf import app_settings
+from .markers import is_tenant_scoped
 from .models.tenancy import get_tenant_model
 
 TENANT_HEADER = "X-Tenant-ID"
@@ -87,3 +94,141 @@ def from_subdomain(request: HttpRequest) -> Any:
         return None
     tenant = _lookup(slug=host.split(".")[0])
     return _member(user, tenant) if tenant is not None else None
+
+
+# --- why a resolver found no tenant (shown by the 403 in DEBUG) -----------------------------
+
+
+def describe_user(user: Any) -> str:
+    """``7 (alice)`` for a user, ``anonymous`` for an anonymous one."""
+    if user is None:
+        return "none"
+    if not user.is_authenticated:
+        return "anonymous"
+    return f"{user.pk} ({user.get_username()})"
+
+
+def _no_user(request: HttpRequest) -> str | None:
+    """Why there is no user to read a tenant from, or None when there is one."""
+    user = getattr(request, "user", None)
+    if user is None:
+        return "the request has no user: AuthenticationMiddleware must come before TenantMiddleware"
+    if not user.is_authenticated:
+        return "anonymous user (not logged in)"
+    return None
+
+
+def _related_model(obj: Any, name: str) -> Any:
+    """The model behind relation ``name`` of ``obj``'s class, or None."""
+    descriptor = getattr(obj.__class__, name, None)  # __class__: request.user is lazy
+    related = getattr(descriptor, "related", None)  # a reverse one-to-one
+    if related is not None:
+        return related.related_model
+    field = getattr(descriptor, "field", None)  # a forward foreign key or one-to-one
+    return getattr(field, "related_model", None)
+
+
+def _walk(user: Any, path: str) -> tuple[Any, str | None]:
+    """Follow ``path`` from ``user`` as :func:`_follow` does; (value, None) when it arrives,
+    (None, where and why it stopped) when it does not."""
+    obj, names = user, path.split(".")
+    for i, name in enumerate(names):
+        here = ".".join(["user", *names[:i]])
+        try:
+            value = getattr(obj, name)
+        except ObjectDoesNotExist:
+            model = _related_model(obj, name)
+            label = model._meta.label if model is not None else "related"
+            owner = f"user {user.pk}" if i == 0 else f"{here} {obj.pk}"
+            why = f"{here}.{name} does not exist (no {label} row for {owner})"
+            if model is not None and is_tenant_scoped(model):
+                why += (
+                    f"; {label} is a tenant model, so row level security hides its rows "
+                    "while the request has no tenant: link users to tenants through a model "
+                    "without a tenant"
+                )
+            return None, why
+        except AttributeError:
+            owner = f"user {user.pk}" if i == 0 else here
+            return None, f"{owner} has no attribute {name!r}"
+        if value is None:
+            return None, f"{here}.{name} is None"
+        obj = value
+    return obj, None
+
+
+def _why_not_a_member(user: Any) -> str:
+    """Why :func:`user_tenants` finds no single tenant for ``user``."""
+    attribute = app_settings.TENANT_USER_ATTRIBUTE
+    tenants = user_tenants(user)
+    if len(tenants) > 1:
+        keys = ", ".join(str(t.pk) for t in tenants)
+        return (
+            f"user {user.pk} belongs to {len(tenants)} tenants ({keys}, through "
+            f"user.{attribute}s): from_user needs exactly one; let the request choose "
+            "with from_header or from_subdomain"
+        )
+    _, why = _walk(user, attribute)
+    many, _ = _walk(user, f"{attribute}s")
+    if many is not None:
+        why = f"{why}, and user.{attribute}s is empty"
+    return why or f"user.{attribute} is not a tenant"
+
+
+def _why_not_member_of(user: Any, tenant: Any) -> str:
+    tenants = user_tenants(user)
+    theirs = ", ".join(str(t.pk) for t in tenants) or f"none: {_why_not_a_member(user)}"
+    return f"user {user.pk} is not a member of tenant {tenant.pk} (their tenants: {theirs})"
+
+
+def _explain_from_user(request: HttpRequest) -> str:
+    return _no_user(request) or _why_not_a_member(request.user)
+
+
+def _explain_from_header(request: HttpRequest) -> str:
+    no_user = _no_user(request)
+    if no_user:
+        return no_user
+    key = request.headers.get(TENANT_HEADER)
+    if not key:
+        return f"no {TENANT_HEADER} header"
+    if not key.isprintable():
+        return f"{TENANT_HEADER} has control characters"
+    tenant = _lookup(pk=key)
+    if tenant is None:
+        return f"{TENANT_HEADER} {key!r} names no tenant"
+    return _why_not_member_of(request.user, tenant)
+
+
+def _explain_from_subdomain(request: HttpRequest) -> str:
+    no_user = _no_user(request)
+    if no_user:
+        return no_user
+    host = request.get_host().split(":")[0]
+    if host.count(".") < 2:
+        return (
+            f"host {host!r} has no subdomain (from_subdomain reads the first label of a "
+            "host such as acme.example.com)"
+        )
+    slug = host.split(".")[0]
+    tenant = _lookup(slug=slug)
+    if tenant is None:
+        return f"no tenant has the slug {slug!r}"
+    return _why_not_member_of(request.user, tenant)
+
+
+from_user.explain = _explain_from_user  # type: ignore[attr-defined]
+from_header.explain = _explain_from_header  # type: ignore[attr-defined]
+from_subdomain.explain = _explain_from_subdomain  # type: ignore[attr-defined]
+
+
+def why_no_tenant(request: HttpRequest) -> str:
+    """Why the configured resolver found no tenant for ``request``: its ``explain``, or a
+    sentence that says it has none."""
+    resolver = import_string(app_settings.TENANT_RESOLVER)
+    explain = getattr(resolver, "explain", None)
+    if explain is None:
+        return (
+            "it returned None (a resolver can say why here: give it an explain(request) attribute)"
+        )
+    return str(explain(request))

@@ -80,7 +80,11 @@ def test_sqlite_database_is_a_warning():
     assert "SQLite" in warning.msg
 
 
-def test_plain_check_without_databases_does_not_connect(django_assert_num_queries):
+def test_plain_check_without_databases_leaves_the_default_connection_alone(
+    django_assert_num_queries,
+):
+    """Plain check looks at the default alias's role (E001) on a connection of its own
+    (tests/test_messages_commands.py), never on the alias's connection, here the test's."""
     with django_assert_num_queries(0):
         messages = run_checks()
     assert ids(messages) == []

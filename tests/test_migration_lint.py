@@ -46,6 +46,9 @@ def test_each_unsafe_operation_is_flagged_and_the_safe_forms_are_not():
     }
 
 
+# Through run_from_argv (the ``fails`` fixture) the system checks run, as with manage.py, and
+# the role check of the default alias (prodpatterns.E001) connects to it: hence django_db.
+@pytest.mark.django_db
 def test_the_command_reports_and_exits_non_zero(fails, capsys):
     status, err = fails("lint_migrations", "lintapp")
     assert status == 1
@@ -78,6 +81,7 @@ def test_since_and_an_allowance_with_a_reason(capsys):
         (["--since", "0001"], "--since needs an app_label."),
     ],
 )
+@pytest.mark.django_db
 def test_bad_input_is_one_line(fails, argv, message):
     status, err = fails("lint_migrations", *argv)
     assert (status, err) == (1, f"CommandError: {message}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import uuid
@@ -34,6 +35,7 @@ PAGE = ROOT / "docs" / "quickstart.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 FILE_LINE = re.compile(r"^#\s*(\S+\.\w+)(\s+\(append\))?\s*$")
 PACKAGE = "django-prodpatterns"
+NOT_SOURCES = (".git", ".pgdata", "build", "dist", "site", "*.egg-info", "__pycache__", ".tox")
 
 
 def steps(text: str) -> list[tuple[str, ...]]:
@@ -104,9 +106,12 @@ def workspace(tmp_path):
     """A folder, a wheel of this tree, a virtual environment; the database and roles the
     run made are dropped afterwards."""
     suffix = uuid.uuid4().hex[:8]
+    # built from a copy: setuptools writes build/ and *.egg-info next to the sources
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCES))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-         "-w", str(tmp_path / "dist"), str(ROOT)],
+         "-w", str(tmp_path / "dist"), str(source)],
         check=True, capture_output=True,
     )  # fmt: skip
     (wheel,) = (tmp_path / "dist").glob("*.whl")

@@ -22,6 +22,8 @@
                       SECURITY, so the owner skips its policy.
 ``prodpatterns.E021`` A concrete tenant model lacks its generated row-level-security DDL.
 ``prodpatterns.E022`` ``TenantMiddleware`` comes before ``AuthenticationMiddleware``.
+``prodpatterns.E023`` ``TENANT_USER_ATTRIBUTE`` does not lead from ``AUTH_USER_MODEL`` to the
+                      tenant model, so the resolver finds no tenant for any user.
 ``prodpatterns.W020`` A unique constraint on a tenant model does not include the tenant.
 ``prodpatterns.W021`` The project has tenant models but no ``TenantMiddleware``.
 ``prodpatterns.W022`` A manager of a tenant model is not scoped to the current tenant.
@@ -45,7 +47,12 @@ from .database import (
 from .managers import check_pattern_managers
 from .shapes import check_model_shapes
 from .softdelete import check_soft_delete_cascades, check_soft_delete_uniqueness
-from .tenancy import check_forced_rls, check_tenant_middleware, check_tenant_models
+from .tenancy import (
+    check_forced_rls,
+    check_tenant_middleware,
+    check_tenant_models,
+    check_tenant_user_attribute,
+)
 
 __all__ = [
     "TENANT_SCOPED_ATTRIBUTE",
@@ -59,6 +66,7 @@ __all__ = [
     "check_soft_delete_uniqueness",
     "check_tenant_middleware",
     "check_tenant_models",
+    "check_tenant_user_attribute",
     "project_has_tenant_models",
     "role_messages",
 ]

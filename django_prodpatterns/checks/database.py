@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.utils import load_backend
 
-from ..conf import SETTINGS_NAME, validate
+from ..conf import SETTINGS_NAME, app_settings, validate
 from ..db import signing
 
 
@@ -107,7 +108,8 @@ def project_has_tenant_models() -> bool:
 
 
 def role_messages(alias: str, relies_on_rls: bool) -> list[Error | Warning]:
-    """E001/W002 for the role that ``alias`` connects as.
+    """E001/W002 for the role that ``alias`` connects as (and E004/W004 when it is neither
+    a superuser nor BYPASSRLS).
 
     Args:
         alias: A PostgreSQL database alias.
@@ -116,9 +118,23 @@ def role_messages(alias: str, relies_on_rls: bool) -> list[Error | Warning]:
     """
     with connections[alias].cursor() as cursor:
         cursor.execute(_ROLE_SQL)
-        role, is_superuser, bypasses_rls, has_rls_tables = cursor.fetchone()
+        row = cursor.fetchone()
+    role, is_superuser, bypasses_rls, _ = row
     if not (is_superuser or bypasses_rls):
         return [*context_messages(alias), *privilege_messages(alias, role)]
+    return bypass_messages(alias, row, relies_on_rls)
+
+
+def bypass_messages(alias: str, row: Any, relies_on_rls: bool) -> list[Error | Warning]:
+    """E001/W002 from a row of ``_ROLE_SQL``; empty when the role is subject to row-level
+    security.
+
+    Split from :func:`role_messages` because the default alias is also judged from a
+    connection of its own (:func:`check_default_database_role`), not only through Django's.
+    """
+    role, is_superuser, bypasses_rls, has_rls_tables = row
+    if not (is_superuser or bypasses_rls):
+        return []
     why = "is a superuser" if is_superuser else "has BYPASSRLS"
     hint = (
         "Connect the application as a role with NOSUPERUSER NOBYPASSRLS that does not own "
@@ -222,6 +238,23 @@ def privilege_messages(alias: str, role: str) -> list[Warning]:
     ]
 
 
+def privileged_aliases() -> set[str]:
+    """The owner and cross-tenant aliases, which may own the tables or bypass row-level
+    security by design.
+
+    Read leniently: a malformed ``PRODPATTERNS`` is reported by E002, and must not turn the
+    other checks into a traceback.
+    """
+    user_settings = app_settings.user_settings()
+    if not isinstance(user_settings, Mapping):
+        return set()
+    return {
+        value
+        for value in (user_settings.get("OWNER_DATABASE"), user_settings.get("ADMIN_DATABASE"))
+        if isinstance(value, str)
+    }
+
+
 @register(Tags.database)
 def check_database_roles(
     app_configs: Any = None, databases: Iterable[str] | None = None, **kwargs: Any
@@ -229,10 +262,7 @@ def check_database_roles(
     """E001/W002 for every named PostgreSQL database, except the owner and admin aliases."""
     if not databases:
         return []
-    user_settings = getattr(settings, SETTINGS_NAME, {})
-    if not isinstance(user_settings, dict):
-        user_settings = {}  # reported by E002
-    privileged = {user_settings.get("OWNER_DATABASE"), user_settings.get("ADMIN_DATABASE")}
+    privileged = privileged_aliases()
     relies_on_rls = project_has_tenant_models()
     messages: list[Error | Warning] = []
     for alias in databases:
@@ -240,3 +270,58 @@ def check_database_roles(
             continue
         messages.extend(role_messages(alias, relies_on_rls))
     return messages
+
+
+# Seconds the default alias's role check waits for a server that does not answer, unless
+# the alias's OPTIONS set connect_timeout themselves (libpq's minimum is 2).
+PROBE_CONNECT_TIMEOUT = 5
+
+
+@register(Tags.database)
+def check_default_database_role(
+    app_configs: Any = None, databases: Iterable[str] | None = None, **kwargs: Any
+) -> list[Error | Warning]:
+    """E001/W002 for the default alias on every check, not only with ``--database``.
+
+    The default alias is the one requests use, and a superuser there turns tenant isolation
+    off. Django hands database-tagged checks only the aliases named with ``--database``, so
+    plain ``check`` and ``runserver`` named none, and ``migrate`` names only the alias it
+    migrates (the owner's): without this, the mistake was reported by nobody.
+
+    It runs on a short-lived connection of its own, so it neither touches the state of the
+    alias's connection nor leaves one open; a server that is down or unreachable makes it
+    say nothing (the command that needs the database reports that), after at most
+    :data:`PROBE_CONNECT_TIMEOUT` seconds.
+    """
+    if databases is not None and DEFAULT_DB_ALIAS in databases:
+        return []  # check_database_roles reports it, with the other role checks
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql" or DEFAULT_DB_ALIAS in privileged_aliases():
+        return []
+    row = probe_role(connection.settings_dict)
+    if row is None:
+        return []
+    return bypass_messages(DEFAULT_DB_ALIAS, row, project_has_tenant_models())
+
+
+def probe_role(settings_dict: Mapping[str, Any]) -> Any:
+    """A row of ``_ROLE_SQL`` from a new connection made with ``settings_dict``, closed
+    again at once; None when no connection can be made.
+
+    A separate connection because checks run where the alias's own connection must not
+    change (inside a test's transaction, in ``runserver`` before it serves), and with a
+    connect timeout because libpq, left to itself, waits for an unreachable host for
+    minutes. A connection pool in OPTIONS is left out: one connection is all it needs.
+    """
+    options = {key: value for key, value in settings_dict["OPTIONS"].items() if key != "pool"}
+    options.setdefault("connect_timeout", PROBE_CONNECT_TIMEOUT)
+    entry = {**settings_dict, "OPTIONS": options}
+    probe = load_backend(entry["ENGINE"]).DatabaseWrapper(entry, DEFAULT_DB_ALIAS)
+    try:
+        with probe.cursor() as cursor:
+            cursor.execute(_ROLE_SQL)
+            return cursor.fetchone()
+    except DatabaseError:
+        return None
+    finally:
+        probe.close()

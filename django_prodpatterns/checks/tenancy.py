@@ -1,14 +1,17 @@
-"""Checks on tenant models and their set-up: E020-E022, W020-W025."""
+"""Checks on tenant models and their set-up: E020-E023, W020-W025."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import connections, models
 
+from ..conf import app_settings, validate
 from ..markers import TENANT_FIELD, TENANT_SCOPED_ATTRIBUTE, is_soft_deletable, is_tenant_scoped
 from .database import installed_models, models_of
 
@@ -250,3 +253,174 @@ def check_forced_rls(
                     )
                 )
     return messages
+
+
+# --- E023: TENANT_USER_ATTRIBUTE leads from the user model to the tenant model --------------
+
+# The built-in resolvers (django_prodpatterns.resolvers) read TENANT_USER_ATTRIBUTE.
+BUILTIN_RESOLVERS = "django_prodpatterns.resolvers."
+# How many relations deep the hint looks for paths from the user model to the tenant model.
+SUGGESTION_DEPTH = 3
+
+
+def _step(model: Any, name: str) -> Any:
+    """What ``name`` is on instances of ``model``: a field or relation (by the name an
+    instance reads it under: a reverse relation's accessor, not its query name), a Python
+    attribute of the class, or None when instances have no such attribute."""
+    for relation in model._meta.related_objects:
+        if relation.get_accessor_name() == name:
+            return relation
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return getattr(model, name, None)
+    # get_field() also finds a reverse relation by its query name ("member" for a foreign
+    # key whose accessor is "member_set"); an instance has no such attribute.
+    return None if field.auto_created and not field.concrete else field
+
+
+def _target(step: Any) -> Any:
+    """The model a relation leads to (None for a generic foreign key)."""
+    model = step.related_model
+    return model if isinstance(model, type) else None
+
+
+def _is_tenant(model: Any, tenant_model: Any) -> bool:
+    return model is not None and model._meta.concrete_model is tenant_model._meta.concrete_model
+
+
+def tenant_path_problem(model: Any, path: str, tenant_model: Any) -> str | None:
+    """Why ``instance.<path>`` of a ``model`` instance is not a tenant, or None when it is
+    (or cannot be known: a property or another Python attribute is trusted).
+
+    Every step but the last must be a single relation (a foreign key or a one-to-one, either
+    way); the last may also lead to many rows, which :func:`~..resolvers.user_tenants`
+    reads as the user's tenants. It must end at ``tenant_model``.
+    """
+    names = path.split(".")
+    for i, name in enumerate(names):
+        label = model._meta.label
+        step = _step(model, name)
+        last = i == len(names) - 1
+        if step is None:
+            return f"{label} has no field, relation or attribute {name!r}"
+        if not isinstance(step, models.Field | models.ForeignObjectRel):
+            if inspect.isfunction(step):
+                return f"{label}.{name} is a method; the resolver reads attributes, it calls none"
+            return None  # a property or another descriptor: nothing more to know
+        if isinstance(step, models.Field) and name != step.name:  # "tenant_id": a key
+            return f"{label}.{name} is the key that {label}.{step.name} holds, not a row"
+        if not step.is_relation:
+            if last:
+                return f"it ends at {label}.{name}, a {type(step).__name__}, not a relation"
+            return f"{label}.{name} is a {type(step).__name__}, not a relation"
+        target = _target(step)
+        if target is None:
+            return None  # a generic foreign key: any model
+        if (step.one_to_many or step.many_to_many) and not last:
+            return (
+                f"{label}.{name} leads to many {target._meta.label} rows; only the last step "
+                "of the path may"
+            )
+        if _is_tenant(target, tenant_model) and not last:
+            return f"it goes on past the tenant model ({target._meta.label}.{names[i + 1]})"
+        if last and not _is_tenant(target, tenant_model):
+            return (
+                f"it ends at {target._meta.label} ({label}.{name}), not at the tenant model "
+                f"{tenant_model._meta.label}"
+            )
+        model = target
+    return None
+
+
+def user_attribute_problem(user_model: Any, attribute: str, tenant_model: Any) -> str | None:
+    """Why neither ``user.<attribute>`` nor ``user.<attribute>s`` (many tenants) names the
+    user's tenants, as :func:`~..resolvers.user_tenants` reads them; None when one does."""
+    problem = tenant_path_problem(user_model, attribute, tenant_model)
+    if problem is None or tenant_path_problem(user_model, f"{attribute}s", tenant_model) is None:
+        return None
+    return problem
+
+
+def tenant_paths(model: Any, tenant_model: Any, depth: int = SUGGESTION_DEPTH) -> list[str]:
+    """Paths of relations from ``model`` to the tenant model, shortest first (for hints)."""
+    found: list[str] = []
+    frontier: list[tuple[str, Any]] = [("", model)]
+    for _ in range(depth):
+        following = []
+        for prefix, current in frontier:
+            relations = [
+                *(f for f in current._meta.get_fields() if f.concrete and f.is_relation),
+                *current._meta.related_objects,
+            ]
+            for relation in relations:
+                target = _target(relation)
+                if target is None or target is model:
+                    continue
+                name = (
+                    relation.get_accessor_name()
+                    if isinstance(relation, models.ForeignObjectRel)
+                    else relation.name
+                )
+                path = f"{prefix}{name}"
+                if _is_tenant(target, tenant_model):
+                    found.append(path)
+                elif relation.one_to_one or relation.many_to_one:
+                    following.append((f"{path}.", target))
+        frontier = following
+    return found
+
+
+@register()
+def check_tenant_user_attribute(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """E023: ``TENANT_USER_ATTRIBUTE`` does not lead from ``AUTH_USER_MODEL`` to the tenant.
+
+    Checked when a built-in resolver reads it, or when the project sets it (then its own
+    resolver may read it through ``user_tenants()``); not for the default attribute with a
+    resolver of the project's own, which need not read it at all.
+    """
+    from django.contrib.auth import get_user_model
+
+    from ..models.tenancy import get_tenant_model
+
+    user_settings = app_settings.user_settings()
+    if validate(user_settings) or not tenant_models():
+        return []  # E002 reports bad settings; without tenant models nothing needs a tenant
+    resolver = app_settings.TENANT_RESOLVER
+    explicit = "TENANT_USER_ATTRIBUTE" in user_settings
+    if not (explicit or resolver.startswith(BUILTIN_RESOLVERS)):
+        return []
+    try:
+        user_model, tenant_model = get_user_model(), get_tenant_model()
+    except (ImproperlyConfigured, LookupError, ValueError):
+        return []  # Django's auth checks and this app's swapped-model checks say why
+    attribute = app_settings.TENANT_USER_ATTRIBUTE
+    problem = user_attribute_problem(user_model, attribute, tenant_model)
+    if problem is None:
+        return []
+    user_label, tenant_label = user_model._meta.label, tenant_model._meta.label
+    if resolver.startswith(BUILTIN_RESOLVERS):
+        reader = f"The resolver {resolver!r}"
+    else:  # set explicitly for a resolver of the project's own
+        reader = "user_tenants() (for your resolver)"
+    paths = tenant_paths(user_model, tenant_model)
+    if paths:
+        known = ", ".join(repr(p) for p in paths)
+        hint = f"Set it to a path from {user_label} to {tenant_label}: {known}."
+    else:
+        hint = (
+            f"Nothing links {user_label} to {tenant_label} yet: give a custom user model a "
+            "ForeignKey to the tenant model ('tenant'), or add a model with a one-to-one to "
+            "the user and a ForeignKey to the tenant ('profile.tenant'); see docs/tenants.md."
+        )
+    if not explicit:
+        hint += " A resolver of your own that does not read it needs no TENANT_USER_ATTRIBUTE."
+    return [
+        Error(
+            f"PRODPATTERNS['TENANT_USER_ATTRIBUTE'] is {attribute!r}, which does not lead from "
+            f"the user model {user_label} to the tenant model {tenant_label}: {problem}. "
+            f"{reader} reads request.user.{attribute}, so no request would find a tenant.",
+            hint=hint,
+            id="prodpatterns.E023",
+        )
+    ]

@@ -6,7 +6,8 @@ with transition tables, so a 10,000-row ``QuerySet.update()`` writes its 10,000 
 one INSERT ... SELECT, in the same transaction as the change. The shared trigger function
 (``sql/audit_function_v<N>.sql``) reads the context channel's transaction-local settings.
 The app's own migrations install each version of it; a constraint creates it only when it
-does not exist yet, so it never replaces a newer version.
+does not exist yet, so it never replaces a newer version. From version 4 it also honours a
+deliberate backfill (``django_prodpatterns.backfill``) for the tables' owner alone.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from .versioned import PostgresRunSQL, create_if_missing, in_schema, sql_file
 
 __all__ = ["AuditTriggers", "PostgresRunSQL", "sql_file"]  # migrations import the last two
 
-# The trigger function's current version, created by AuditTriggers when none exists yet.
-AUDIT_FUNCTION = "audit_function_v3.sql"
+# The trigger function's current version (migration prodpatterns.0009 installs it),
+# created by AuditTriggers when none exists yet.
+AUDIT_FUNCTION = "audit_function_v4.sql"
 
 
 class AuditTriggers(_SQLConstraint):

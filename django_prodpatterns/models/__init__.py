@@ -3,6 +3,7 @@
 Import them from here: ``from django_prodpatterns.models import TenantModel``.
 """
 
+from .acting import TenantAccess
 from .audit import AuditedModel, AuditLog
 from .base import BaseModel, TenantBaseModel
 from .locking import VersionedModel
@@ -16,6 +17,7 @@ __all__ = [
     "BaseModel",
     "SoftDeleteModel",
     "Tenant",
+    "TenantAccess",
     "TenantBaseModel",
     "TenantModel",
     "TimestampedModel",

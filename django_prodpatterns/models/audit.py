@@ -33,6 +33,9 @@ ACTIONS = [
     ("soft_delete", _("soft delete")),
     ("restore", _("restore")),
     ("prune", _("prune")),  # written by prune_audit, about the log itself
+    # Written by audit_backfill() (django_prodpatterns.backfill): rows written without
+    # per-row entries, counted per model, in one entry.
+    ("backfill", _("backfill")),
 ]
 IGNORED_COLUMNS = ("updated_at",)  # bookkeeping: a change of these alone is no change
 # Never written back by a revert: history is not rewritten, a version only moves forward,

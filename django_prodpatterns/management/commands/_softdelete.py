@@ -14,10 +14,11 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
-from django.db import models
+from django.db import connections, models
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from ...conf import app_settings
 from ...context import get_current_tenant_pk
 from ...markers import TENANT_FIELD, is_soft_deletable, is_tenant_scoped
 
@@ -55,6 +56,67 @@ def rows_of(model: type[models.Model], using: str) -> models.QuerySet:
     if tenant is not None and is_tenant_scoped(model):
         rows = rows.filter(**{f"{TENANT_FIELD}_id": tenant})
     return rows
+
+
+# The tables, of those given, whose rows row-level security filters for this connection
+# (not for a superuser or a BYPASSRLS role, nor for an owner without FORCE), in order.
+_RLS_ACTIVE_SQL = """
+    SELECT u.name FROM unnest(%s::text[]) WITH ORDINALITY AS u(name, n)
+    WHERE row_security_active(to_regclass(u.name)) ORDER BY u.n
+"""
+
+
+def require_tenant(
+    targets: list[type[models.Model]], using: str, *, every_model: bool = False
+) -> None:
+    """Fail when row-level security hides the rows of tenant-scoped ``targets`` on ``using``
+    because no tenant is set (``--tenant``, or the caller's ``tenant_context``).
+
+    There every row is invisible, so the command would say a row that exists does not
+    ("No ... with pk 1") or purge 0 rows night after night while deleted rows pile up. On
+    the cross-tenant alias (BYPASSRLS), and for models without a tenant, nothing changes.
+
+    Args:
+        targets: The models the command works on.
+        using: The database alias.
+        every_model: True when the command took every soft-delete model because no
+            ``--model`` was given, so the line also offers ``--model``.
+    """
+    if get_current_tenant_pk() is not None:
+        return
+    scoped = [model for model in targets if is_tenant_scoped(model)]
+    connection = connections[using]
+    if not scoped or connection.vendor != "postgresql":
+        return
+    tables = {connection.ops.quote_name(model._meta.db_table): model for model in scoped}
+    with connection.cursor() as cursor:
+        cursor.execute(_RLS_ACTIVE_SQL, [list(tables)])
+        hidden = [tables[name]._meta.label for (name,) in cursor.fetchall()]
+    if hidden:
+        raise CommandError(_tenant_required(list(dict.fromkeys(hidden)), using, every_model))
+
+
+def _tenant_required(labels: list[str], using: str, every_model: bool) -> str:
+    from ...models.tenancy import get_tenant_model
+
+    if len(labels) == 1:
+        subject = f"{labels[0]} is tenant-scoped: row-level security hides its rows"
+    else:
+        if len(labels) <= 3:
+            names = f"{', '.join(labels[:-1])} and {labels[-1]}"
+        else:
+            names = f"{', '.join(labels[:3])} and {len(labels) - 3} more models"
+        subject = f"{names} are tenant-scoped: row-level security hides their rows"
+    line = (
+        f"{subject} on database {using!r} when no tenant is set. "
+        f"Pass --tenant <pk of {get_tenant_model()._meta.label}>"
+    )
+    cross_tenant = app_settings.ADMIN_DATABASE
+    if cross_tenant and cross_tenant != using:
+        line += f", or --database {cross_tenant} (the cross-tenant alias)"
+    if every_model:
+        line += ", or --model for the models that are not tenant-scoped"
+    return f"{line}."
 
 
 def tenant_bound() -> Any:

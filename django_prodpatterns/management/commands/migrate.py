@@ -9,13 +9,20 @@
   held the lock, with their queries. A non-atomic migration is not retried.
 - The autodetector is the one of the app's ``makemigrations`` (Django's check
   ``commands.E001`` requires the two to agree).
+- On PostgreSQL, before anything is written, a role that does not own the tables, or that
+  may not create them, is stopped with one line naming the alias, the role and what to do
+  (see :func:`refusal`), instead of failing half-way with a traceback.
 """
 
 import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
 
 from django.core.management.base import CommandError
 from django.core.management.commands.migrate import Command as Migrate
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.recorder import MigrationRecorder
 
 from ...conf import app_settings
 from ...db.autodetector import TenantAwareAutodetector
@@ -59,6 +66,12 @@ class Command(Migrate):
         if retries < 0:
             raise CommandError("--retries must be 0 or more.")
         connection = connections[options["database"]]
+        if connection.vendor == "postgresql" and not (
+            options["plan"] or options["check_unapplied"]  # these only read
+        ):
+            problem = refusal(connection)
+            if problem is not None:
+                raise CommandError(problem)
         if connection.vendor != "postgresql" or (lock is None and statement is None):
             return super().handle(*args, **options)
         attempt = 0
@@ -118,3 +131,115 @@ class Command(Migrate):
 
 def _pick(option, setting):
     return setting if option is None else option
+
+
+# Who the connection is, who owns the migration history table (NULL: there is none yet),
+# and whether the role may create tables where Django would create them.
+_MIGRATOR_SQL = """
+    SELECT current_user, r.rolsuper, current_database(), pg_get_userbyid(d.datdba),
+           current_schema(), has_schema_privilege(current_schema(), 'CREATE'),
+           pg_get_userbyid(c.relowner), pg_has_role(c.relowner, 'USAGE')
+    FROM pg_roles AS r
+    CROSS JOIN pg_database AS d
+    LEFT JOIN pg_class AS c ON c.oid = to_regclass(%s)
+    WHERE r.rolname = current_user AND d.datname = current_database()
+"""
+
+
+def refusal(connection: Any) -> str | None:
+    """Why ``connection``'s role cannot migrate, as one line that says what to do; None
+    when it can (as far as the catalog tells before anything is written).
+
+    Two mistakes are common and end in a traceback half-way otherwise, after earlier
+    migrations of the run were applied (or, worse, recorded without their DDL by a router):
+    migrating through the application role, whose tables belong to the owner; and a
+    database the owner cannot create in (PostgreSQL 15+ lets only the database owner create
+    in ``public``). A superuser passes: it can do both, and E001 speaks about it.
+    """
+    table = connection.ops.quote_name(MigrationRecorder.Migration._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(_MIGRATOR_SQL, [table])
+        row = cursor.fetchone()
+    role, is_superuser, database, database_owner, schema, can_create, owner, member = row
+    if is_superuser:
+        return None
+    alias = connection.alias
+    if owner is not None:
+        if member:
+            return None
+        return (
+            f"Database {alias!r} connects as {role!r}, which does not own the tables (they "
+            f"belong to {owner!r}): {_migrate_as(owner, connection.settings_dict)}."
+        )
+    if can_create is False:  # None: no schema to create in; Django says that itself
+        return (
+            f"Database {alias!r} connects as {role!r}, which may not create tables in schema "
+            f"{schema!r} of database {database!r} (it belongs to {database_owner!r}): "
+            f"{_let_create(alias, role, database_owner, connection.settings_dict)}."
+        )
+    return None
+
+
+def _migrate_as(owner: str, settings_dict: Mapping[str, Any]) -> str:
+    """What to run instead: migrate through the alias that connects as ``owner``."""
+    aliases = [name for name in connections if _connects_as(name, owner, settings_dict)]
+    configured = app_settings.OWNER_DATABASE or DEFAULT_DB_ALIAS
+    if not aliases:
+        return (
+            f"add an alias that connects as {owner!r} to DATABASES, name it in "
+            "PRODPATTERNS['OWNER_DATABASE'] and run `python manage.py migrate`"
+        )
+    chosen = configured if configured in aliases else aliases[0]
+    run = f"run `python manage.py migrate --database {chosen}`"
+    if chosen == configured:
+        return run
+    return (
+        f"{run}, and set PRODPATTERNS['OWNER_DATABASE'] = {chosen!r} so that plain migrate uses it"
+    )
+
+
+def _connects_as(alias: str, role: str, settings_dict: Mapping[str, Any]) -> bool:
+    """Whether ``alias`` is configured to reach the same database as ``role`` (read from
+    DATABASES only: nothing is connected to)."""
+    entry = connections[alias].settings_dict
+    user = entry.get("OPTIONS", {}).get("assume_role") or entry.get("USER")
+    return (
+        connections[alias].vendor == "postgresql"
+        and user == role
+        and all(
+            str(entry.get(key) or "") == str(settings_dict.get(key) or "")
+            for key in ("NAME", "HOST", "PORT")
+        )
+    )
+
+
+def _let_create(
+    alias: str, role: str, database_owner: str, settings_dict: Mapping[str, Any]
+) -> str:
+    """What makes the tables creatable: ``prodpatterns setup`` gives the database to the
+    owner role, which only the alias named as the owner's can be (it reads that setting)."""
+    configured = app_settings.OWNER_DATABASE
+    setup = (
+        f"`python manage.py prodpatterns setup --superuser-url {superuser_url_hint(settings_dict)}`"
+    )
+    if configured == alias:
+        what = f"to make {role!r} its owner" if database_owner != role else "to let it create there"
+        return f"run {setup} {what}"
+    if configured is not None:
+        return f"run `python manage.py migrate --database {configured}`"
+    return (
+        "set PRODPATTERNS['OWNER_DATABASE'] to the alias of the role that should own the "
+        f"tables, then run {setup}"
+    )
+
+
+def superuser_url_hint(settings_dict: Mapping[str, Any]) -> str:
+    """A ``--superuser-url`` for the server of ``settings_dict``, the superuser left to fill
+    in (its name is nowhere in the settings)."""
+    host = settings_dict.get("HOST") or "localhost"
+    port = settings_dict.get("PORT") or "5432"
+    if host.startswith("/"):  # a Unix socket directory
+        return f"postgres://<superuser>@/postgres?host={quote(host, safe='')}&port={port}"
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"postgres://<superuser>@{host}:{port}/postgres"

@@ -12,6 +12,7 @@ from ._softdelete import (
     command_actor,
     command_audit,
     duration,
+    require_tenant,
     rows_of,
     soft_delete_model,
     tenant_bound,
@@ -46,6 +47,7 @@ class Command(BaseCommand):
             from django.apps import apps
 
             targets = [m for m in apps.get_models() if is_soft_deletable(m)]
+        require_tenant(targets, database, every_model=not model)
         purged = 0
         for target in targets:
             rows = rows_of(target, database).filter(deleted_at__lt=cutoff)

@@ -14,6 +14,7 @@ from ._softdelete import (
     existing,
     moment,
     primary_keys,
+    require_tenant,
     rows_of,
     soft_delete_model,
     tenant_bound,
@@ -61,6 +62,7 @@ class Command(BaseCommand):
         model = soft_delete_model(model)
         if not (pk or batch or deleted_after or all):
             raise CommandError("Say what to restore: --pk, --batch, --deleted-after or --all.")
+        require_tenant([model], database)
         rows = rows_of(model, database).filter(deleted_at__isnull=False)
         if pk:
             pks = primary_keys(model, pk)

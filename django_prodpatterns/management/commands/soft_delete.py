@@ -12,6 +12,7 @@ from ._softdelete import (
     command_audit,
     existing,
     primary_keys,
+    require_tenant,
     rows_of,
     soft_delete_model,
     tenant_bound,
@@ -38,6 +39,7 @@ class Command(BaseCommand):
 
     def _handle(self, *args, model, pk, reason, dry_run, database, actor=None, **options):
         model = soft_delete_model(model)
+        require_tenant([model], database)
         pks = primary_keys(model, pk)
         existing(model, pks, database)
         rows = rows_of(model, database).filter(pk__in=pks)

@@ -34,8 +34,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, addrport, no_serve, orders, verbosity, **options):
-        # A plain SIGTERM would skip the exit handlers that stop the embedded PostgreSQL.
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        # A plain SIGTERM, or the SIGHUP of a terminal that closes, would skip the exit
+        # handlers that stop the embedded PostgreSQL.
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), lambda *_: sys.exit(0))
 
         owner = app_settings.OWNER_DATABASE or DEFAULT_DB_ALIAS
         call_command("migrate", database=owner, interactive=False, verbosity=verbosity)
