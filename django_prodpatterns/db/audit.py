@@ -7,7 +7,8 @@ one INSERT ... SELECT, in the same transaction as the change. The shared trigger
 (``sql/audit_function_v<N>.sql``) reads the context channel's transaction-local settings.
 The app's own migrations install each version of it; a constraint creates it only when it
 does not exist yet, so it never replaces a newer version. From version 4 it also honours a
-deliberate backfill (``django_prodpatterns.backfill``) for the tables' owner alone.
+deliberate backfill (``django_prodpatterns.backfill``) for the tables' owner alone. The
+triggers' own SQL is ``sql/audit_triggers_v<N>.sql``, at the version the migration names.
 """
 
 from __future__ import annotations
@@ -15,20 +16,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .constraints import _SQLConstraint, ensure_context_functions
-from .versioned import PostgresRunSQL, create_if_missing, in_schema, sql_file
+from .constraints import _SQLConstraint
+from .versioned import PostgresRunSQL, required_statements, sql_file
 
 __all__ = ["AuditTriggers", "PostgresRunSQL", "sql_file"]  # migrations import the last two
 
-# The trigger function's current version (migration prodpatterns.0009 installs it),
-# created by AuditTriggers when none exists yet.
+# The trigger function's current version (migration prodpatterns.0009 installs it).
 AUDIT_FUNCTION = "audit_function_v4.sql"
+# The three triggers of an audited table are named after its constraint with these.
+TRIGGER_SUFFIXES = ("_ins", "_upd", "_del")
 
 
 class AuditTriggers(_SQLConstraint):
     """The three capture triggers of one audited table."""
 
     path = "django_prodpatterns.db.audit.AuditTriggers"
+    kind = "audit_triggers"
     options = ("label", "pk", "tenant", "redact", "ignore")
 
     def _arguments(self, schema_editor: Any) -> str:
@@ -45,31 +48,22 @@ class AuditTriggers(_SQLConstraint):
         """The audited table's name."""
         return model._meta.db_table
 
-    def create_statements(self, model: Any, schema_editor: Any) -> list[str]:
+    def values(self, model: Any, schema_editor: Any) -> dict[str, str]:
         quote = schema_editor.quote_name
-        table = quote(self.table(model))
-        call = f"EXECUTE FUNCTION prodpatterns_audit({self._arguments(schema_editor)})"
+        return {
+            "table": quote(self.table(model)),
+            "arguments": self._arguments(schema_editor),
+            **{f"name{suffix}": quote(self.name + suffix) for suffix in TRIGGER_SUFFIXES},
+        }
+
+    def create_statements(self, model: Any, schema_editor: Any) -> list[str]:
         return [
-            *ensure_context_functions(schema_editor.connection),
-            create_if_missing(
-                "prodpatterns_audit()",
-                in_schema(sql_file(AUDIT_FUNCTION), schema_editor.connection),
-            ),
-            f"CREATE TRIGGER {quote(self.name + '_ins')} AFTER INSERT ON {table}"
-            f" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT {call}",
-            f"CREATE TRIGGER {quote(self.name + '_upd')} AFTER UPDATE ON {table}"
-            f" REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT {call}",
-            f"CREATE TRIGGER {quote(self.name + '_del')} AFTER DELETE ON {table}"
-            f" REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT {call}",
+            *required_statements(self.template.files("requires"), schema_editor.connection),
+            *self.template.statements("create", self.values(model, schema_editor)),
         ]
 
     def remove_statements(self, model: Any, schema_editor: Any) -> list[str]:
-        quote = schema_editor.quote_name
-        table = quote(self.table(model))
-        return [
-            f"DROP TRIGGER IF EXISTS {quote(self.name + suffix)} ON {table}"
-            for suffix in ("_ins", "_upd", "_del")
-        ]
+        return self.template.statements("remove", self.values(model, schema_editor))
 
 
 class ThroughAuditTriggers(AuditTriggers):

@@ -15,41 +15,19 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import BaseConstraint
 
-from .versioned import create_if_missing, in_schema, sql_file
+from .versioned import Template, required_statements, template
 
 # What policies call for the current tenant: the signed context, verified (see signing.py).
 TENANT_FUNCTION = "prodpatterns_tenant_id"
-# The versioned SQL of the signed context: its key store and its functions.
-CONTEXT_KEY_STORE = "context_key_v1.sql"
-CONTEXT_CACHE = "context_cache_v1.sql"
-CONTEXT_FUNCTIONS = "context_functions_v3.sql"
-# Drops a single-column foreign key made redundant by a (tenant, key) one.
-SINGLE_COLUMN_FKS = "single_column_fks_v1.sql"
 
 
 def current_tenant_sql(cast: str) -> str:
     """The current tenant as SQL of the column's type; NULL (no rows) when there is none.
 
-    A scalar subquery, so PostgreSQL verifies the signed context once per statement (an
-    InitPlan), and ``column = <this>`` can still use an index.
+    What version 1 of the tenant policy compares the tenant column with (for hand-written
+    SQL and the bulk path's staging checks; the policy itself comes from its template).
     """
     return f"(SELECT {TENANT_FUNCTION}())::{cast}"
-
-
-def ensure_context_functions(connection: Any) -> list[str]:
-    """Statements that create the signed context's key store and functions if missing.
-
-    Policies and the audit trigger call those functions; a project's migrations may run
-    before the app's own migration that installs them, so whatever creates a policy or an
-    audit trigger makes sure they exist, never replacing a newer version.
-    """
-    return [
-        in_schema(sql_file(CONTEXT_KEY_STORE), connection),
-        sql_file(CONTEXT_CACHE),
-        create_if_missing(
-            f"{TENANT_FUNCTION}()", in_schema(sql_file(CONTEXT_FUNCTIONS), connection)
-        ),
-    ]
 
 
 def _is_postgresql(schema_editor: Any) -> bool:
@@ -57,15 +35,34 @@ def _is_postgresql(schema_editor: Any) -> bool:
 
 
 class _SQLConstraint(BaseConstraint):
-    """A constraint whose whole effect is SQL statements run after the table exists."""
+    """A constraint whose whole effect is SQL statements run after the table exists.
+
+    Its statements come from the template of ``kind`` at ``version`` (``sql/<kind>_v<N>.sql``),
+    so a migration runs the SQL of the version it names, whatever later releases generate.
+    A migration written before versions were named carries none: that is version 1. Models
+    get ``current_version``; a new version makes ``makemigrations`` write a migration that
+    moves the table to it.
+    """
 
     path = ""
+    kind = ""
+    current_version = 1
     options: tuple[str, ...] = ()
 
-    def __init__(self, *, name: str, **options: Any) -> None:
+    def __init__(self, *, name: str, version: int = 1, **options: Any) -> None:
         super().__init__(name=name)
+        self.version = version
         for key in self.options:
             setattr(self, key, options[key])
+
+    @classmethod
+    def current(cls, **kwargs: Any) -> Any:
+        """The constraint as this release generates it for a model (its newest version)."""
+        return cls(version=cls.current_version, **kwargs)
+
+    @property
+    def template(self) -> Template:
+        return template(self.kind, self.version)
 
     def create_statements(self, model: Any, schema_editor: Any) -> list[str]:
         raise NotImplementedError
@@ -93,8 +90,8 @@ class _SQLConstraint(BaseConstraint):
         return None
 
     def deconstruct(self) -> tuple[str, tuple, dict[str, Any]]:
-        kwargs = {"name": self.name, **{key: getattr(self, key) for key in self.options}}
-        return self.path, (), kwargs
+        options = {key: getattr(self, key) for key in self.options}
+        return self.path, (), {"name": self.name, **options, "version": self.version}
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and self.deconstruct() == other.deconstruct()
@@ -111,38 +108,33 @@ class _Policy(_SQLConstraint):
 
     options = ("field",)
 
-    def _parts(self, model: Any, schema_editor: Any) -> tuple[str, str, str]:
-        """(quoted table, quoted policy name, the policy's condition)."""
+    def values(self, model: Any, schema_editor: Any) -> dict[str, str]:
+        """The template's placeholders (quoted names) for ``model``."""
         raise NotImplementedError
 
-    def create_statements(self, model: Any, schema_editor: Any) -> list[str]:
-        table, policy, condition = self._parts(model, schema_editor)
-        return [
-            *self.required_statements(schema_editor),
-            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-            f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
-            f"CREATE POLICY {policy} ON {table} USING ({condition}) WITH CHECK ({condition})",
-        ]
+    def _rendered(self, model: Any, schema_editor: Any) -> dict[str, str]:
+        values = self.values(model, schema_editor)
+        return {**values, "condition": self.template.statement("condition", values)}
 
-    def required_statements(self, schema_editor: Any) -> list[str]:
-        """What the policy's condition calls, created first when missing."""
-        return []
+    def create_statements(self, model: Any, schema_editor: Any) -> list[str]:
+        return [
+            *required_statements(self.template.files("requires"), schema_editor.connection),
+            *self.template.statements("create", self._rendered(model, schema_editor)),
+        ]
 
     def condition_sql(self, model: Any, schema_editor: Any) -> str:
         """The policy's ``USING`` and ``WITH CHECK`` condition (the drift check's yardstick)."""
-        return self._parts(model, schema_editor)[2]
+        return self._rendered(model, schema_editor)["condition"]
 
     def remove_statements(self, model: Any, schema_editor: Any) -> list[str]:
-        table, policy, _ = self._parts(model, schema_editor)
-        return [
-            f"DROP POLICY IF EXISTS {policy} ON {table}",
-            f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY",
-            f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY",
-        ]
+        return self.template.statements("remove", self.values(model, schema_editor))
 
     def rename_statements(self, model: Any, schema_editor: Any, new_name: str) -> list[str]:
-        table, policy, _ = self._parts(model, schema_editor)
-        return [f"ALTER POLICY {policy} ON {table} RENAME TO {schema_editor.quote_name(new_name)}"]
+        values = {
+            **self.values(model, schema_editor),
+            "new_name": schema_editor.quote_name(new_name),
+        }
+        return self.template.statements("rename", values)
 
 
 class RowLevelSecurity(_Policy):
@@ -150,24 +142,23 @@ class RowLevelSecurity(_Policy):
 
     ``USING`` and ``WITH CHECK`` are both ``<tenant column> = <current tenant>``, the
     current tenant being what the signed context says: no (verified) current tenant means
-    no rows and no writes, and there is no OR/CASE arm for an admin
+    no rows and no writes, and there is no OR/CASE arm for a cross-tenant role
     that would keep the planner off the tenant index. Cross-tenant access is a role with
-    BYPASSRLS on its own database alias, never a setting.
+    BYPASSRLS on its own database alias, never a setting. SQL: ``sql/tenant_policy_v<N>.sql``.
     """
 
     path = "django_prodpatterns.db.constraints.RowLevelSecurity"
+    kind = "tenant_policy"
 
-    def required_statements(self, schema_editor: Any) -> list[str]:
-        return ensure_context_functions(schema_editor.connection)
-
-    def _parts(self, model: Any, schema_editor: Any) -> tuple[str, str, str]:
+    def values(self, model: Any, schema_editor: Any) -> dict[str, str]:
         field = model._meta.get_field(self.field)
         quote = schema_editor.quote_name
-        table = quote(model._meta.db_table)
-        condition = (
-            f"{quote(field.column)} = {current_tenant_sql(field.db_type(schema_editor.connection))}"
-        )
-        return table, quote(self.name), condition
+        return {
+            "table": quote(model._meta.db_table),
+            "policy": quote(self.name),
+            "column": quote(field.column),
+            "cast": field.db_type(schema_editor.connection),
+        }
 
 
 class ThroughRowLevelSecurity(_Policy):
@@ -175,24 +166,25 @@ class ThroughRowLevelSecurity(_Policy):
 
     The link table has no tenant column; its policy admits a link only when both ends are
     visible, and the ends' own policies make that "both in the current tenant".
+    SQL: ``sql/link_policy_v<N>.sql``.
     """
 
     path = "django_prodpatterns.db.constraints.ThroughRowLevelSecurity"
+    kind = "link_policy"
 
-    def _parts(self, model: Any, schema_editor: Any) -> tuple[str, str, str]:
+    def values(self, model: Any, schema_editor: Any) -> dict[str, str]:
         m2m = model._meta.get_field(self.field)
         through = m2m.remote_field.through
         quote = schema_editor.quote_name
-        table = quote(through._meta.db_table)
-        checks = []
-        for name in (m2m.m2m_field_name(), m2m.m2m_reverse_field_name()):
+        values = {"table": quote(through._meta.db_table), "policy": quote(self.name)}
+        names = (m2m.m2m_field_name(), m2m.m2m_reverse_field_name())
+        ends = zip(("first", "second"), names, strict=True)
+        for end, name in ends:
             fk = through._meta.get_field(name)
-            target = fk.related_model
-            checks.append(
-                f"EXISTS (SELECT 1 FROM {quote(target._meta.db_table)} AS t"
-                f" WHERE t.{quote(fk.target_field.column)} = {table}.{quote(fk.column)})"
-            )
-        return table, quote(self.name), " AND ".join(checks)
+            values[f"{end}_table"] = quote(fk.related_model._meta.db_table)
+            values[f"{end}_key"] = quote(fk.target_field.column)
+            values[f"{end}_column"] = quote(fk.column)
+        return values
 
 
 class TenantForeignKey(_SQLConstraint):
@@ -207,21 +199,29 @@ class TenantForeignKey(_SQLConstraint):
     """
 
     path = "django_prodpatterns.db.constraints.TenantForeignKey"
+    kind = "tenant_key"
     options = ("field", "tenant_field")
 
-    def create_statements(self, model: Any, schema_editor: Any) -> list[str]:
+    def values(self, model: Any, schema_editor: Any) -> dict[str, str]:
+        """The template's placeholders; the field may be gone already when removing."""
         quote = schema_editor.quote_name
-        fk = model._meta.get_field(self.field)
-        tenant = model._meta.get_field(self.tenant_field)
+        values = {"table": quote(model._meta.db_table), "name": quote(self.name)}
+        try:
+            fk = model._meta.get_field(self.field)
+        except FieldDoesNotExist:
+            return values
         target = fk.related_model
-        target_tenant = target._meta.get_field(self.tenant_field)
-        return [
-            f"ALTER TABLE {quote(model._meta.db_table)} ADD CONSTRAINT {quote(self.name)}"
-            f" FOREIGN KEY ({quote(tenant.column)}, {quote(fk.column)})"
-            f" REFERENCES {quote(target._meta.db_table)}"
-            f" ({quote(target_tenant.column)}, {quote(fk.target_field.column)})"
-            " DEFERRABLE INITIALLY DEFERRED",
-        ]
+        return {
+            **values,
+            "tenant_column": quote(model._meta.get_field(self.tenant_field).column),
+            "column": quote(fk.column),
+            "target_table": quote(target._meta.db_table),
+            "target_tenant_column": quote(target._meta.get_field(self.tenant_field).column),
+            "target_column": quote(fk.target_field.column),
+        }
+
+    def create_statements(self, model: Any, schema_editor: Any) -> list[str]:
+        return self.template.statements("create", self.values(model, schema_editor))
 
     def constraint_sql(self, model: Any, schema_editor: Any) -> None:
         super().constraint_sql(model, schema_editor)
@@ -236,12 +236,13 @@ class TenantForeignKey(_SQLConstraint):
         """Django creates a new model's foreign keys at the end of the migration (deferred
         SQL), after an AddConstraint has run: the redundant one goes after that."""
         if _is_postgresql(schema_editor):
-            schema_editor.deferred_sql.append(sql_file(SINGLE_COLUMN_FKS))
+            files = self.template.files("after")
+            schema_editor.deferred_sql.extend(required_statements(files, schema_editor.connection))
 
     def remove_statements(self, model: Any, schema_editor: Any) -> list[str]:
         quote = schema_editor.quote_name
         table = quote(model._meta.db_table)
-        statements = [f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {quote(self.name)}"]
+        statements = self.template.statements("remove", self.values(model, schema_editor))
         try:
             fk = model._meta.get_field(self.field)
         except FieldDoesNotExist:
@@ -256,11 +257,11 @@ class TenantForeignKey(_SQLConstraint):
         return statements
 
     def rename_statements(self, model: Any, schema_editor: Any, new_name: str) -> list[str]:
-        quote = schema_editor.quote_name
-        return [
-            f"ALTER TABLE {quote(model._meta.db_table)} RENAME CONSTRAINT {quote(self.name)}"
-            f" TO {quote(new_name)}"
-        ]
+        values = {
+            **self.values(model, schema_editor),
+            "new_name": schema_editor.quote_name(new_name),
+        }
+        return self.template.statements("rename", values)
 
     def validate(self, model: Any, instance: Any, exclude: Any = None, using: Any = None) -> None:
         """Model validation: the referenced row must belong to the instance's tenant."""

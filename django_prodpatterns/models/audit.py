@@ -207,7 +207,7 @@ def add_audit_triggers(sender: type[models.Model], **kwargs: Any) -> None:
     tenant = fields.get(TENANT_FIELD)
     _add_constraint(
         sender,
-        AuditTriggers(
+        AuditTriggers.current(
             name=constraint_name(sender, "audit"),
             label=opts.label,
             pk=opts.pk.column,
@@ -256,7 +256,7 @@ def _audit_link(model: Any, target: Any, through: Any, field: Any) -> None:
         return
     _add_constraint(
         model,
-        ThroughAuditTriggers(
+        ThroughAuditTriggers.current(
             name=constraint_name(model, f"{field.name}_audit"),
             field=field.name,
             label=through._meta.label,

@@ -182,7 +182,7 @@ def _tenant_key(model: Any, target: Any, field: Any) -> None:
         )
     _add_constraint(
         model,
-        TenantForeignKey(
+        TenantForeignKey.current(
             name=constraint_name(model, f"{field.name}_tenant_fk"),
             field=field.name,
             tenant_field=TENANT_FIELD,
@@ -207,7 +207,7 @@ def _tenant_link(model: Any, target: Any, through: Any, field: Any) -> None:
     ):
         _add_constraint(
             model,
-            ThroughRowLevelSecurity(
+            ThroughRowLevelSecurity.current(
                 name=constraint_name(model, f"{field.name}_rls"), field=field.name
             ),
         )
@@ -219,7 +219,8 @@ def add_tenant_constraints(sender: type[models.Model], **kwargs: Any) -> None:
     if not gets_generated_ddl(sender, TENANT_SCOPED_ATTRIBUTE):
         return
     _add_constraint(
-        sender, RowLevelSecurity(name=constraint_name(sender, "tenant_rls"), field=TENANT_FIELD)
+        sender,
+        RowLevelSecurity.current(name=constraint_name(sender, "tenant_rls"), field=TENANT_FIELD),
     )
     _add_constraint(
         sender,

@@ -7,8 +7,11 @@
 - ``prodpatterns roles [--apply]``: the SQL for the owner, application and cross-tenant
   roles and their privileges, named by ``DATABASES``; printed without connecting, or run
   with ``--apply``.
-- ``prodpatterns rls check``: compare row level security in the database with the models;
-  exits 1 listing each difference.
+- ``prodpatterns check [--database ALIAS]``: compare the DDL in the database (policies,
+  capture triggers, tenant keys, the app's functions, the audit log's guard) with what the
+  models and the current versions generate; exits 1 listing each difference. Through the
+  owner alias (``OWNER_DATABASE``) unless ``--database`` names another. ``rls check`` is
+  its earlier name. See :mod:`django_prodpatterns.ops.drift`.
 """
 
 from __future__ import annotations
@@ -23,9 +26,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg import sql as pgsql
 
 from ...conf import SETTINGS_NAME, app_settings
-from ...db import rls
 from ...db.roles import Role, ensure_role, grant_statements
-from ...ops import setup
+from ...ops import drift, setup
 
 
 class Command(BaseCommand):
@@ -64,9 +66,17 @@ class Command(BaseCommand):
         roles.add_argument(
             "--database", default=DEFAULT_DB_ALIAS, help="the alias --apply connects through"
         )
-        check = sub.add_parser("rls", help="row level security")
-        check.add_argument("action", choices=["check"])
-        check.add_argument("--database", default=DEFAULT_DB_ALIAS)
+        check = sub.add_parser(
+            "check", help="compare the database's policies, triggers and functions with the app's"
+        )
+        rls = sub.add_parser("rls", help="the same check, by its earlier name (rls check)")
+        rls.add_argument("action", choices=["check"])
+        for parser in (check, rls):
+            parser.add_argument(
+                "--database",
+                default=None,
+                help="the alias to read through (default: OWNER_DATABASE, else default)",
+            )
 
     def handle(self, *args: Any, topic: str, **options: Any) -> None:
         if topic == "setup":
@@ -76,7 +86,8 @@ class Command(BaseCommand):
         else:
             if not options.get("skip_checks"):
                 self.check()
-            self.rls_check(self.postgresql(options["database"]), options["database"])
+            database = options["database"] or app_settings.OWNER_DATABASE or DEFAULT_DB_ALIAS
+            self.drift_check(self.postgresql(database), database)
 
     def postgresql(self, database: str) -> Any:
         connection = connections[database]
@@ -188,14 +199,14 @@ class Command(BaseCommand):
             setup.sql_comment("then: ALTER ROLE <name> PASSWORD '...'; for each role")
         )
 
-    def rls_check(self, connection, database):
-        found = rls.differences(connection)
+    def drift_check(self, connection: Any, database: str) -> None:
+        found = drift.differences(connection)
         if found:
             for line in found:
                 self.stderr.write(line)
             raise CommandError(
-                f"{len(found)} difference(s) between the models and row level security "
-                f"in {database!r}; run migrate, or see the lines above."
+                f"{len(found)} difference(s) between the app's DDL and the database "
+                f"{database!r}; run migrate, or see the lines above."
             )
-        count = len(rls.expected_policies())
-        self.stdout.write(f"Row level security matches the models ({count} tables).")
+        covered = drift.checked(connection)
+        self.stdout.write(f"The database matches the models and the app's DDL ({covered}).")

@@ -1,0 +1,212 @@
+"""``prodpatterns check``: a hand-made change to the app's DDL is reported, one line each.
+
+Each case makes a change with owner rights (what an operator, a restored dump or a
+hostile migration could do), runs the check, expects exit 1 and the line that names the
+change, undoes it and expects a clean check again. Policies, triggers and tenant keys are
+compared by their normalised definition; functions by body and attributes against the
+current version's file.
+"""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+
+from django_prodpatterns.db.versioned import in_schema, sql_file
+from django_prodpatterns.ops.drift import FUNCTION_FILES, defined_functions, expected_functions
+
+ARGS = "'testapp.Ticket', 'id', 'tenant_id', '[]', '[]'"
+UPDATE_TRIGGER = (
+    "CREATE TRIGGER testapp_ticket_audit_upd AFTER UPDATE ON testapp_ticket"
+    " REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"
+    " FOR EACH STATEMENT EXECUTE FUNCTION prodpatterns_audit({args})"
+)
+TENANT_ID_BODY = """
+CREATE OR REPLACE FUNCTION prodpatterns_tenant_id() RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+AS $fn$ BEGIN RETURN '1'; END $fn$
+"""
+TASK_KEY = "testapp_task_project_tenant_fk"
+TASK_KEY_SQL = (
+    f"ALTER TABLE testapp_task ADD CONSTRAINT {TASK_KEY} FOREIGN KEY (tenant_id, project_id)"
+    " REFERENCES testapp_project (tenant_id, id) {timing}"
+)
+RESTORE_FUNCTIONS = "restore the functions"
+
+pytestmark = pytest.mark.django_db
+
+
+def check() -> str:
+    stream = StringIO()
+    call_command("prodpatterns", "check", stdout=stream)
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("change", "undo", "reported"),
+    [
+        (
+            "DROP TRIGGER testapp_ticket_audit_upd ON testapp_ticket; "
+            + UPDATE_TRIGGER.format(
+                args="'testapp.Ticket', 'id', 'tenant_id', '[]', '[\"title\"]'"
+            ),
+            "DROP TRIGGER testapp_ticket_audit_upd ON testapp_ticket; "
+            + UPDATE_TRIGGER.format(args=ARGS),
+            "audit trigger testapp_ticket_audit_upd arguments",
+        ),
+        (
+            "DROP TRIGGER testapp_ticket_audit_del ON testapp_ticket",
+            "CREATE TRIGGER testapp_ticket_audit_del AFTER DELETE ON testapp_ticket"
+            " REFERENCING OLD TABLE AS old_rows"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION prodpatterns_audit({ARGS})",
+            "testapp.Ticket (testapp_ticket): audit trigger testapp_ticket_audit_del missing",
+        ),
+        (
+            "DROP TRIGGER testapp_ticket_audit_upd ON testapp_ticket; "
+            "CREATE TRIGGER testapp_ticket_audit_upd AFTER INSERT ON testapp_ticket"
+            " REFERENCING NEW TABLE AS new_rows"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION prodpatterns_audit({ARGS})",
+            "DROP TRIGGER testapp_ticket_audit_upd ON testapp_ticket; "
+            + UPDATE_TRIGGER.format(args=ARGS),
+            "audit trigger testapp_ticket_audit_upd type 'AFTER INSERT FOR EACH STATEMENT',"
+            " expected 'AFTER UPDATE FOR EACH STATEMENT'",
+        ),
+        (
+            TENANT_ID_BODY,
+            RESTORE_FUNCTIONS,
+            "function prodpatterns_tenant_id(): its body is not the one of"
+            " context_functions_v3.sql",
+        ),
+        (
+            "ALTER FUNCTION prodpatterns_private.set_context(text) SET work_mem = '64MB'",
+            "ALTER FUNCTION prodpatterns_private.set_context(text) RESET work_mem",
+            "function prodpatterns_private.set_context(text) sets",
+        ),
+        (
+            "ALTER FUNCTION prodpatterns_tenant_id() VOLATILE",
+            "ALTER FUNCTION prodpatterns_tenant_id() STABLE",
+            "function prodpatterns_tenant_id(): volatility 'v', expected 's'",
+        ),
+        (
+            f"ALTER TABLE testapp_task DROP CONSTRAINT {TASK_KEY}",
+            TASK_KEY_SQL.format(timing="DEFERRABLE INITIALLY DEFERRED"),
+            f"testapp.Task.project (testapp_task): tenant key {TASK_KEY} missing",
+        ),
+        (
+            f"ALTER TABLE testapp_task DROP CONSTRAINT {TASK_KEY}; "
+            + TASK_KEY_SQL.format(timing="NOT DEFERRABLE"),
+            f"ALTER TABLE testapp_task DROP CONSTRAINT {TASK_KEY}; "
+            + TASK_KEY_SQL.format(timing="DEFERRABLE INITIALLY DEFERRED"),
+            "tenant key (tenant_id, project_id) -> (tenant_id, id), expected"
+            " (tenant_id, project_id) -> (tenant_id, id) DEFERRABLE INITIALLY DEFERRED",
+        ),
+        (
+            "ALTER TABLE testapp_task ADD CONSTRAINT stray_fk FOREIGN KEY (project_id)"
+            " REFERENCES testapp_project (id)",
+            "ALTER TABLE testapp_task DROP CONSTRAINT stray_fk",
+            "testapp.Task.project (testapp_task): single-column foreign key stray_fk beside"
+            " the tenant key",
+        ),
+        (
+            "ALTER POLICY testapp_task_labels_rls ON testapp_task_labels USING (true)",
+            "ALTER POLICY testapp_task_labels_rls ON testapp_task_labels USING ("
+            "EXISTS (SELECT 1 FROM testapp_task AS t WHERE t.id = testapp_task_labels.task_id)"
+            " AND EXISTS (SELECT 1 FROM testapp_label AS t"
+            " WHERE t.id = testapp_task_labels.label_id))",
+            "policy testapp_task_labels_rls USING (true)",
+        ),
+        (
+            "ALTER POLICY testapp_project_tenant_rls ON testapp_project TO PUBLIC"
+            " WITH CHECK (true)",
+            "ALTER POLICY testapp_project_tenant_rls ON testapp_project"
+            " WITH CHECK (tenant_id = (SELECT prodpatterns_tenant_id())::bigint)",
+            "policy testapp_project_tenant_rls WITH CHECK (true)",
+        ),
+        (
+            "ALTER TABLE prodpatterns_auditlog DISABLE TRIGGER prodpatterns_auditlog_append_only",
+            "ALTER TABLE prodpatterns_auditlog ENABLE TRIGGER prodpatterns_auditlog_append_only",
+            "prodpatterns_auditlog: append-only trigger prodpatterns_auditlog_append_only"
+            " is disabled",
+        ),
+        (
+            "ALTER POLICY prodpatterns_auditlog_tenant ON prodpatterns_auditlog USING (true)",
+            "ALTER POLICY prodpatterns_auditlog_tenant ON prodpatterns_auditlog"
+            " USING (tenant_id IS NOT DISTINCT FROM (SELECT prodpatterns_tenant_id()))",
+            "prodpatterns_auditlog: policy prodpatterns_auditlog_tenant is (true)",
+        ),
+        (
+            "ALTER TABLE prodpatterns_auditlog DISABLE ROW LEVEL SECURITY",
+            "ALTER TABLE prodpatterns_auditlog ENABLE ROW LEVEL SECURITY",
+            "prodpatterns_auditlog: row level security is disabled",
+        ),
+    ],
+    ids=[
+        "trigger re-pointed",
+        "trigger dropped",
+        "trigger on another event",
+        "function body replaced",
+        "function setting added",
+        "function volatility",
+        "tenant key dropped",
+        "tenant key checked at once",
+        "single-column key beside",
+        "link policy opened",
+        "policy check opened",
+        "log guard disabled",
+        "log policy opened",
+        "log rls off",
+    ],
+)
+def test_the_check_reports_a_hand_made_change(fails, change, undo, reported):
+    assert "matches the models" in check()
+    with connections["default"].cursor() as cursor:
+        cursor.execute(change)
+    try:
+        status, err = fails("prodpatterns", "check")
+    finally:
+        with connections["default"].cursor() as cursor:
+            if undo == RESTORE_FUNCTIONS:
+                cursor.execute(in_schema(sql_file("context_functions_v3.sql"), cursor.db))
+            else:
+                cursor.execute(undo)
+    assert status == 1
+    assert reported in err, err
+    *lines, last = err.splitlines()
+    assert last.startswith(f"CommandError: {len(lines)} difference(s)"), err
+    assert "matches the models" in check()
+
+
+def test_the_earlier_name_runs_the_same_check(fails):
+    with connections["default"].cursor() as cursor:
+        cursor.execute("ALTER FUNCTION prodpatterns_tenant_id() VOLATILE")
+    try:
+        assert fails("prodpatterns", "rls", "check") == fails("prodpatterns", "check")
+    finally:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("ALTER FUNCTION prodpatterns_tenant_id() STABLE")
+
+
+def test_a_clean_database_is_reported_with_what_was_compared():
+    report = check()
+    functions = len(expected_functions(connections["default"]))
+    assert f"{functions} functions" in report
+    written = sum(sql_file(name).count("CREATE OR REPLACE FUNCTION") for name in FUNCTION_FILES)
+    assert functions == written
+
+
+def test_the_yardstick_reads_every_function_of_its_files():
+    """The file parser finds each CREATE FUNCTION with its attributes (the clean check above
+    proves the bodies equal what PostgreSQL stores)."""
+    found = {
+        name: [f.name for f in defined_functions(sql_file(name), name, '"public"')]
+        for name in FUNCTION_FILES
+    }
+    assert found["audit_guard_v2.sql"] == ["prodpatterns_audit_append_only()"]
+    assert found["stage_function_v1.sql"] == ["prodpatterns_stage(regclass, text[])"]
+    assert "prodpatterns_private.set_context(text)" in found["context_functions_v3.sql"]
+    (audit,) = defined_functions(sql_file("audit_function_v4.sql"), "a", '"public"')
+    assert audit.definer and audit.volatility == "v"
+    assert sorted(audit.settings) == ["enable_nestloop=off", "search_path=pg_catalog, pg_temp"]
