@@ -17,8 +17,8 @@ def setup() -> None:
     from django.core.management import call_command
     from django.db import connections
 
-    from django_prodpatterns.db.embedded import APP_ROLE
-    from django_prodpatterns.db.roles import grant_app_privileges
+    from django_prodpatterns.devserver.embedded import APP_ROLE
+    from django_prodpatterns.ops.roles import grant_app_privileges
 
     call_command("migrate", verbosity=0)  # migrated apps first: synced tables point at them
     call_command("migrate", run_syncdb=True, verbosity=0)

@@ -2,7 +2,7 @@
 
 from importlib.util import find_spec
 
-from django_prodpatterns.db import embedded
+from django_prodpatterns.devserver import embedded
 from tests.settings import *  # noqa: F403
 from tests.settings import INSTALLED_APPS, SETUP_DATABASE
 

@@ -27,11 +27,12 @@ The rules, each enforced here:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_out
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
@@ -54,6 +55,9 @@ def cross_tenant_alias() -> str | None:
     return app_settings.ADMIN_DATABASE
 
 
+# Users are the project's user model's rows (or AnonymousUser, or None): read duck-typed.
+
+
 def may_act_for_tenants(user: Any) -> bool:
     """Whether ``user`` may choose a tenant to act for: active staff with the permission."""
     return bool(
@@ -65,7 +69,7 @@ def may_act_for_tenants(user: Any) -> bool:
     )
 
 
-def find_tenant(key: Any, using: str | None = None) -> Any:
+def find_tenant(key: object, using: str | None = None) -> models.Model | None:
     """The tenant whose primary key is ``key``, or None (a malformed key names none)."""
     try:
         return get_tenant_model()._base_manager.using(using).filter(pk=key).first()
@@ -77,7 +81,7 @@ def _open_access(request: HttpRequest, key: Any) -> TenantAccess | None:
     """The open row the session names, if it is the request user's and they may act."""
     alias = cross_tenant_alias()
     user = getattr(request, "user", None)
-    if alias is None or not may_act_for_tenants(user):
+    if alias is None or user is None or not may_act_for_tenants(user):
         return None
     try:
         pk = int(key)
@@ -90,7 +94,7 @@ def _open_access(request: HttpRequest, key: Any) -> TenantAccess | None:
     )
 
 
-def acting_tenant(request: HttpRequest) -> Any:
+def acting_tenant(request: HttpRequest) -> models.Model | None:
     """The tenant the request's user acts for, or None; sets ``request.tenant_access``.
 
     Costs nothing unless the session holds a choice; then one query for the row and one
@@ -118,7 +122,7 @@ def acting_tenant(request: HttpRequest) -> Any:
     return tenant
 
 
-def _end(accesses: Any, reason: str, actor: Any) -> None:
+def _end(accesses: Iterable[TenantAccess], reason: str, actor: object) -> None:
     """End open rows, each under its own tenant so that the entry belongs to it."""
     now = timezone.now()
     for access in accesses:
@@ -127,7 +131,7 @@ def _end(accesses: Any, reason: str, actor: Any) -> None:
             access.save(update_fields=["ended_at"])
 
 
-def start_acting(request: HttpRequest, tenant: Any, reason: str) -> TenantAccess:
+def start_acting(request: HttpRequest, tenant: models.Model, reason: str) -> TenantAccess:
     """Record that the request's user acts for ``tenant`` from now on, and remember it in
     the session. An earlier choice of the same user (any session) ends first: one tenant
     at a time.
@@ -186,7 +190,9 @@ def end_all(user: Any, reason: str) -> bool:
 
 
 @receiver(user_logged_out, dispatch_uid="django_prodpatterns.acting.logged_out")
-def _end_on_log_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+def _end_on_log_out(
+    sender: object, request: HttpRequest | None, user: Any, **kwargs: object
+) -> None:
     """Logging out of the session that acts ends acting: the session is gone, and the
     record says so. (Logging out elsewhere leaves it: that session never acted.)"""
     session = getattr(request, "session", None)

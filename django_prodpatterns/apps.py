@@ -33,6 +33,7 @@ class ProdPatternsConfig(AppConfig):
         post_migrate.connect(signing.rebind_all, sender=self, dispatch_uid="prodpatterns.rebind")
         session.install_on_open_connections()
         self.link_audit_history()
+        assert self.apps is not None  # the registry sets it before ready()
         hide_deleted_links(self.apps.get_models(include_auto_created=True))
 
     def link_audit_history(self) -> None:
@@ -41,15 +42,19 @@ class ProdPatternsConfig(AppConfig):
         Works for admins registered before this app is ready (``django.contrib.admin``
         listed first, as usual); ``AuditHistoryMixin`` does the same explicitly.
         """
+        assert self.apps is not None  # the registry sets it before ready()
         if not self.apps.is_installed("django.contrib.admin"):
             return
         from types import MethodType
 
         from django.contrib import admin
 
-        from .admin_audit import AuditHistoryMixin
+        from .admin.audit import AuditHistoryMixin
         from .markers import is_audited
 
         for model, model_admin in admin.site._registry.items():
             if is_audited(model) and not isinstance(model_admin, AuditHistoryMixin):
-                model_admin.history_view = MethodType(AuditHistoryMixin.history_view, model_admin)
+                # This admin's own view replaces its class's one (mypy: no method assignment).
+                model_admin.history_view = MethodType(  # type: ignore[method-assign]
+                    AuditHistoryMixin.history_view, model_admin
+                )

@@ -30,10 +30,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from .conf import app_settings
@@ -117,7 +117,7 @@ class _marked(audit_context):
     can add it: only this class sets the field.
     """
 
-    def __init__(self, backfill_id: str, actor: Any, reason: str) -> None:
+    def __init__(self, backfill_id: str, actor: object, reason: str) -> None:
         super().__init__(actor=actor, reason=reason)
         self.backfill_id = backfill_id
 
@@ -127,7 +127,7 @@ class _marked(audit_context):
 
 @contextmanager
 def audit_backfill(
-    reason: str, *, using: str | None = None, actor: Any = None
+    reason: str, *, using: str | None = None, actor: object = None
 ) -> Iterator[Backfill]:
     """Write rows inside the block without per-row audit entries; record one entry instead.
 
@@ -171,13 +171,13 @@ def audit_backfill(
             _write_entry(connection, record, info)
 
 
-def _log_table(connection: Any) -> str:
+def _log_table(connection: BaseDatabaseWrapper) -> str:
     from .models.audit import AuditLog
 
     return connection.ops.quote_name(AuditLog._meta.db_table)
 
 
-def _check(connection: Any, alias: str) -> None:
+def _check(connection: BaseDatabaseWrapper, alias: str) -> None:
     """Refuse, before anything is written, a role the trigger function would not exempt."""
     with connection.cursor() as cursor:
         cursor.execute(_CHECK_SQL, [COUNTS_SETTING, _log_table(connection)])
@@ -196,7 +196,7 @@ def _check(connection: Any, alias: str) -> None:
         )
 
 
-def _write_entry(connection: Any, record: Backfill, info: AuditInfo | None) -> None:
+def _write_entry(connection: BaseDatabaseWrapper, record: Backfill, info: AuditInfo | None) -> None:
     """The block's one entry, with the context that was in force inside it."""
     from .models.audit import AuditLog
 

@@ -17,17 +17,19 @@ transaction, so a failure writes nothing. ::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import psycopg
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connections, models, router, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models.expressions import DatabaseDefault
 from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
+from .context import TenantKey
 from .exceptions import BulkWriteError, TenantMismatch
 from .markers import (
     TENANT_FIELD,
@@ -39,6 +41,12 @@ from .markers import (
 )
 from .querysets import current_tenant_pk
 
+_T = TypeVar("_T")
+
+# A row to write: field values by field name or attname (a related row's field takes the
+# row or its key), or an unsaved instance of the model.
+Row = dict[str, Any] | models.Model
+
 ORDINAL = "prodpatterns_ordinal"  # the staging table's row number, which keeps input order
 
 
@@ -48,7 +56,7 @@ class UpsertResult:
     updated: int
 
 
-def copy_insert(model: type[models.Model], rows: Iterable[Any], *, using: str | None = None) -> int:
+def copy_insert(model: type[models.Model], rows: Iterable[Row], *, using: str | None = None) -> int:
     """Insert ``rows`` (dicts of field values, or unsaved instances); returns the count."""
     using = using or router.db_for_write(model)
     batch = _Batch(model, rows, using)
@@ -58,7 +66,7 @@ def copy_insert(model: type[models.Model], rows: Iterable[Any], *, using: str | 
 
 def upsert(
     model: type[models.Model],
-    rows: Iterable[Any],
+    rows: Iterable[Row],
     *,
     unique_fields: Sequence[str],
     update_fields: Sequence[str],
@@ -94,13 +102,18 @@ def upsert(
     return UpsertResult(inserted=inserted, updated=len(flags) - inserted)
 
 
+def _column(field: models.Field) -> str:
+    """A concrete field's column (only fields that are not concrete have none)."""
+    return cast(str, field.column)
+
+
 @dataclass(frozen=True)
 class _ConflictTarget:
     fields: list[str]
     where: str
 
 
-def _left_to_database(field: Any, given: list[dict[str, Any]]) -> bool:
+def _left_to_database(field: models.Field, given: list[dict[str, Any]]) -> bool:
     """True for a column with a database default (and no Python one) that no row gives."""
     return (
         field.db_default is not NOT_PROVIDED
@@ -112,7 +125,7 @@ def _left_to_database(field: Any, given: list[dict[str, Any]]) -> bool:
 class _Batch:
     """The rows of one call, checked and converted, and the SQL around them."""
 
-    def __init__(self, model: type[models.Model], rows: Iterable[Any], using: str) -> None:
+    def __init__(self, model: type[models.Model], rows: Iterable[Row], using: str) -> None:
         self.model = model
         self.connection = connections[using]
         self.quote = self.connection.ops.quote_name
@@ -124,7 +137,9 @@ class _Batch:
             if not (f is pk and isinstance(f, models.AutoField)) and not f.generated
         ]
         self.now = timezone.now()
-        self.tenant = current_tenant_pk(model) if is_tenant_scoped(model) else None
+        self.tenant: TenantKey | None = (
+            current_tenant_pk(model) if is_tenant_scoped(model) else None
+        )
         # Field lookups by name and attname, and the defaults prepared once per call (a
         # callable default, such as uuid4, is called per row): the per-row work is then
         # a dict lookup and one conversion per given value.
@@ -133,13 +148,13 @@ class _Batch:
         # A column with a database default that no row gives is left out of the INSERT,
         # so PostgreSQL fills it in (db_default=Now() included).
         self.fields = [f for f in fields if not _left_to_database(f, given)]
-        self.columns = ", ".join(self.quote(f.column) for f in self.fields)
+        self.columns = ", ".join(self.quote(_column(f)) for f in self.fields)
         self.static = {f.attname: self._static_default(f) for f in self.fields}
         self.rows = [self._convert(index, values) for index, values in enumerate(given)]
 
     # --- checking the input -----------------------------------------------------------
 
-    def _static_default(self, field: Any) -> Any:
+    def _static_default(self, field: models.Field) -> object:
         if field.name in ("created_at", UPDATED_AT):
             return field.get_db_prep_save(self.now, self.connection)
         if field.default is not NOT_PROVIDED and not callable(field.default):
@@ -148,7 +163,7 @@ class _Batch:
             return None
         return NOT_PROVIDED  # computed per row, or required
 
-    def _as_dict(self, index: int, row: Any) -> dict[str, Any]:
+    def _as_dict(self, index: int, row: object) -> dict[str, Any]:
         if isinstance(row, self.model):
             values = {f.attname: getattr(row, f.attname) for f in self.by_key.values()}
             return {k: v for k, v in values.items() if not isinstance(v, DatabaseDefault)}
@@ -166,7 +181,7 @@ class _Batch:
             values[field.attname] = value
         return values
 
-    def _convert(self, index: int, values: dict[str, Any]) -> tuple[Any, ...]:
+    def _convert(self, index: int, values: dict[str, Any]) -> tuple[object, ...]:
         if self.tenant is not None:
             given = values.get(f"{TENANT_FIELD}_id")
             if given is not None and str(given) != str(self.tenant):
@@ -175,7 +190,7 @@ class _Batch:
                     f"current tenant is {self.tenant}; nothing was written."
                 )
             values[f"{TENANT_FIELD}_id"] = self.tenant
-        converted = []
+        converted: list[object] = []
         for field in self.fields:
             if field.attname in values:
                 converted.append(self._prepare(index, field, values[field.attname]))
@@ -189,7 +204,7 @@ class _Batch:
                 raise BulkWriteError(f"Row {index}: {field.name} is required.", index)
         return tuple(converted)
 
-    def _database_default(self, index: int, field: Any) -> Any:
+    def _database_default(self, index: int, field: models.Field) -> object:
         """A row without a value other rows give: the ``db_default`` when it is a constant."""
         default = field.db_default  # a plain value, or an expression
         if isinstance(default, models.Value):
@@ -202,7 +217,7 @@ class _Batch:
             index,
         )
 
-    def _prepare(self, index: int, field: Any, value: Any) -> Any:
+    def _prepare(self, index: int, field: models.Field, value: object) -> object:
         try:
             if value is not None:
                 value = field.to_python(value)
@@ -215,8 +230,10 @@ class _Batch:
         return field.get_db_prep_save(value, self.connection)
 
     def column(self, name: str) -> str:
-        field = self.model._meta.get_field(name)
-        return field.column
+        return _column(self._field(name))
+
+    def _field(self, name: str) -> models.Field:
+        return cast(models.Field, self.model._meta.get_field(name))
 
     def conflict_target(self, unique_fields: Sequence[str]) -> _ConflictTarget:
         names = list(unique_fields)
@@ -232,15 +249,16 @@ class _Batch:
                 if constraint.condition is None:
                     return _ConflictTarget(names, "")
                 with self.connection.schema_editor(atomic=False, collect_sql=True) as editor:
-                    condition = constraint._get_condition_sql(self.model, editor)
+                    # Django's own (private, not in django-stubs), as the constraint's DDL has it
+                    condition = constraint._get_condition_sql(self.model, editor)  # type: ignore[attr-defined]
                 return _ConflictTarget(names, f" WHERE {condition}")
         raise ValueError(
             f"upsert(): no unique constraint of {opts.label} covers exactly {sorted(wanted)}."
         )
 
     def refuse_duplicate_keys(self, names: Sequence[str]) -> None:
-        positions = [self.fields.index(self.model._meta.get_field(n)) for n in names]
-        seen: dict[tuple[Any, ...], int] = {}
+        positions = [self.fields.index(self._field(n)) for n in names]
+        seen: dict[tuple[str, ...], int] = {}
         for index, row in enumerate(self.rows):
             key = tuple(str(row[p]) for p in positions)
             if key in seen:
@@ -253,16 +271,16 @@ class _Batch:
 
     # --- talking to PostgreSQL --------------------------------------------------------
 
-    def staged(self) -> Any:
+    def staged(self) -> _Stage:
         return _Stage(self)
 
     def execute(self, sql: str) -> int:
         return self._run(sql, lambda cursor: cursor.rowcount)
 
-    def fetch(self, sql: str) -> list[tuple[Any, ...]]:
+    def fetch(self, sql: str) -> list[tuple[Any, ...]]:  # rows of the database's values
         return self._run(sql, lambda cursor: cursor.fetchall())
 
-    def _run(self, sql: str, result: Any) -> Any:
+    def _run(self, sql: str, result: Callable[[CursorWrapper], _T]) -> _T:
         with self.connection.cursor() as cursor:
             try:
                 cursor.execute(sql)

@@ -14,7 +14,7 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -26,7 +26,7 @@ SETTINGS_NAME = "PRODPATTERNS"
 TENANT_MODEL_SETTING = "PRODPATTERNS_TENANT_MODEL"
 DEFAULT_TENANT_MODEL = "prodpatterns.Tenant"
 
-DEFAULTS: dict[str, Any] = {
+DEFAULTS: dict[str, object] = {
     # How a request names its tenant: a dotted path to a callable(request) -> tenant | None.
     "TENANT_RESOLVER": "django_prodpatterns.resolvers.from_user",
     # The attribute of request.user that holds the user's tenant.
@@ -56,32 +56,32 @@ DEFAULTS: dict[str, Any] = {
 _PLAIN_CHILD_CHOICES = ("error", "hard", "keep")
 
 
-def _is_optional_str(value: Any) -> bool:
+def _is_optional_str(value: object) -> bool:
     return value is None or isinstance(value, str)
 
 
-def _is_str_sequence(value: Any) -> bool:
+def _is_str_sequence(value: object) -> bool:
     return isinstance(value, list | tuple | set | frozenset) and all(
         isinstance(item, str) for item in value
     )
 
 
-def _is_plain_children(value: Any) -> bool:
+def _is_plain_children(value: object) -> bool:
     return isinstance(value, Mapping) and all(
         isinstance(key, str) and choice in _PLAIN_CHILD_CHOICES for key, choice in value.items()
     )
 
 
-def _is_timeout(value: Any) -> bool:
+def _is_timeout(value: object) -> bool:
     return value is None or (isinstance(value, str | int) and not isinstance(value, bool))
 
 
-def _is_count(value: Any) -> bool:
+def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 # key -> (predicate, what a valid value looks like)
-VALIDATORS: dict[str, tuple[Any, str]] = {
+VALIDATORS: dict[str, tuple[Callable[[object], bool], str]] = {
     "TENANT_RESOLVER": (lambda v: isinstance(v, str) and "." in v, "a dotted path"),
     "TENANT_USER_ATTRIBUTE": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
     "ADMIN_DATABASE": (_is_optional_str, "a database alias or None"),
@@ -107,7 +107,7 @@ VALIDATORS: dict[str, tuple[Any, str]] = {
 }
 
 
-def validate(user_settings: Any) -> list[str]:
+def validate(user_settings: object) -> list[str]:
     """Return one sentence per problem with a ``PRODPATTERNS`` value (empty when valid)."""
     if not isinstance(user_settings, Mapping):
         return [f"{SETTINGS_NAME} must be a dict, not {type(user_settings).__name__}."]
@@ -132,13 +132,28 @@ class AppSettings:
     as ``prodpatterns.E002`` without raising.
     """
 
-    def __init__(self) -> None:
-        self._merged: dict[str, Any] | None = None
+    # The settings' types, as validate() admits them (read through __getattr__).
+    TENANT_RESOLVER: str
+    TENANT_USER_ATTRIBUTE: str
+    ADMIN_DATABASE: str | None
+    OWNER_DATABASE: str | None
+    AUDIT_REDACT_FIELDS: Collection[str]
+    AUDIT_TRUSTED_PROXIES: Collection[str]
+    AUDIT_REQUEST_ID_HEADER: str
+    SOFT_DELETE_PLAIN_CHILDREN: Mapping[str, str]
+    MIGRATE_LOCK_TIMEOUT: str | int | None
+    MIGRATE_STATEMENT_TIMEOUT: str | int | None
+    MIGRATE_RETRIES: int
+    MIGRATE_RETRY_BACKOFF: float
+    MIGRATION_LINT_ALLOW: Mapping[str, Mapping[str, str]]
 
-    def user_settings(self) -> Any:
+    def __init__(self) -> None:
+        self._merged: dict[str, object] | None = None
+
+    def user_settings(self) -> Any:  # whatever the project's settings hold
         return getattr(settings, SETTINGS_NAME, {})
 
-    def _load(self) -> dict[str, Any]:
+    def _load(self) -> dict[str, object]:
         if self._merged is None:
             user_settings = self.user_settings()
             problems = validate(user_settings)
@@ -147,12 +162,12 @@ class AppSettings:
             self._merged = {**DEFAULTS, **user_settings}
         return self._merged
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Any:  # the types are declared above
         if name not in DEFAULTS:
             raise AttributeError(f"{SETTINGS_NAME} has no setting {name!r}")
         return self._load()[name]
 
-    def while_models_load(self, name: str) -> Any:
+    def while_models_load(self, name: str) -> Any:  # the setting's type (declared above)
         """A setting read while model classes are built: the user's value when it is valid,
         the default otherwise.
 
@@ -180,6 +195,6 @@ app_settings = AppSettings()
 
 
 @receiver(setting_changed)
-def _reload_app_settings(*, setting: str, **kwargs: Any) -> None:
+def _reload_app_settings(*, setting: str, **kwargs: object) -> None:
     if setting in (SETTINGS_NAME, TENANT_MODEL_SETTING):
         app_settings.reload()

@@ -26,9 +26,10 @@ import ipaddress
 import json
 import re
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from django.apps import apps
 from django.conf import settings
@@ -47,6 +48,10 @@ __all__ = [
 
 T = TypeVar("T")
 
+# A tenant given as its primary key: the types a tenant model's key has (auto and integer
+# fields, text fields, UUIDs).
+TenantKey: TypeAlias = int | str | uuid.UUID
+
 # Keyword arguments of audit_context() that are first-class fields, not free-form extras.
 _AUDIT_FIELDS = ("request_id", "ip_address", "user_agent", "path")
 
@@ -61,7 +66,7 @@ IP_ADDRESS_LIMIT = 45
 _JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
-def clean_text(value: Any, limit: int | None = None) -> str | None:
+def clean_text(value: object, limit: int | None = None) -> str | None:
     """``value`` as text the audit log can store: NULs removed, cut to ``limit``
     characters; ``None`` when nothing is left."""
     if value is None:
@@ -70,7 +75,7 @@ def clean_text(value: Any, limit: int | None = None) -> str | None:
     return text or None
 
 
-def clean_ip_address(value: Any) -> str | None:
+def clean_ip_address(value: object) -> str | None:
     """``value`` as an IP address in its canonical form, or ``None`` when it is none
     (junk, a host name, an address with a port, anything longer than the column)."""
     if value is None:
@@ -82,7 +87,7 @@ def clean_ip_address(value: Any) -> str | None:
     return text if len(text) <= IP_ADDRESS_LIMIT else None
 
 
-def _clean_field(key: str, value: Any) -> str | None:
+def _clean_field(key: str, value: object) -> str | None:
     if key == "ip_address":
         return clean_ip_address(value)
     return clean_text(value, _TEXT_LIMITS.get(key))
@@ -98,22 +103,22 @@ class AuditInfo:
     ``ip_address`` that is not an IP address is dropped.
     """
 
-    actor: Any = None
+    actor: object = None
     reason: str | None = None
     request_id: str | None = None
     ip_address: str | None = None
     user_agent: str | None = None
     path: str | None = None
-    extra: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    extra: MappingProxyType[str, object] = field(default_factory=lambda: MappingProxyType({}))
     # The id of the audit_backfill() block in force (django_prodpatterns.backfill), else
     # None. A field of its own, not an extra: audit_context(**values) cannot set it, so
     # request data never carries the marker into the signed details.
     backfill: str | None = None
-    _json: dict = field(default_factory=dict, compare=False, repr=False)
+    _json: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
-    def merged(self, actor: Any, reason: str | None, values: dict[str, Any]) -> AuditInfo:
+    def merged(self, actor: object, reason: str | None, values: Mapping[str, object]) -> AuditInfo:
         """Return a copy with the given values laid over this one (None keeps the outer)."""
-        changes: dict[str, Any] = {}
+        changes: dict[str, Any] = {}  # keyword arguments of dataclasses.replace()
         if actor is not None:
             changes["actor"] = actor
         if reason is not None:
@@ -148,8 +153,8 @@ class AuditInfo:
             cached = self._json[key] = self._build_json(actor)
         return cached
 
-    def _build_json(self, actor: Any) -> str:
-        data: dict[str, Any] = {
+    def _build_json(self, actor: object) -> str:
+        data: dict[str, object] = {
             "actor_id": key_of(actor) or None,
             "actor_repr": None if actor is None else clean_text(actor, _TEXT_LIMITS["actor_repr"]),
             "reason": self.reason,
@@ -169,7 +174,7 @@ class AuditInfo:
         return _JSON_NUL.sub(r"\1", text)  # NULs left in the reason or the extras
 
 
-_current_tenant: contextvars.ContextVar[Any] = contextvars.ContextVar(
+_current_tenant: contextvars.ContextVar[models.Model | TenantKey | None] = contextvars.ContextVar(
     "prodpatterns_tenant", default=None
 )
 _current_audit: contextvars.ContextVar[AuditInfo | None] = contextvars.ContextVar(
@@ -187,10 +192,10 @@ class LazyActor:
     authenticates itself (tokens, JWT), after the middleware ran.
     """
 
-    def __init__(self, resolve: Any) -> None:
+    def __init__(self, resolve: Callable[[], object]) -> None:
         self._resolve = resolve
 
-    def resolve(self) -> Any:
+    def resolve(self) -> object:
         # Working out the actor may itself query (the session, the user); those queries
         # see no actor instead of recursing into this method.
         if _resolving_actor.get():
@@ -202,20 +207,20 @@ class LazyActor:
             _resolving_actor.reset(token)
 
 
-def _authenticated(actor: Any) -> Any:
+def _authenticated(actor: T) -> T | None:
     if actor is not None and getattr(actor, "is_authenticated", True) is False:
         return None
     return actor
 
 
-def resolve_actor(actor: Any) -> Any:
+def resolve_actor(actor: object) -> Any:  # whatever was given: a user, mostly
     """The actual actor behind a possibly lazy one (None for anonymous users)."""
     if isinstance(actor, LazyActor):
         return actor.resolve()
     return _authenticated(actor)
 
 
-def key_of(obj: Any) -> str:
+def key_of(obj: object) -> str:
     """The text PostgreSQL sees for a tenant or actor: its ``pk``, or the value itself."""
     value = getattr(obj, "pk", obj)
     return "" if value is None else str(value)  # an unsaved object names nobody
@@ -228,10 +233,10 @@ class _VarContext(Generic[T]):
     active (its tokens stack), which keeps decorators and re-entrant helpers honest.
     """
 
-    var: contextvars.ContextVar[Any]
+    var: contextvars.ContextVar[T | None]
 
     def __init__(self) -> None:
-        self._tokens: list[contextvars.Token[Any]] = []
+        self._tokens: list[contextvars.Token[T | None]] = []
 
     def new_value(self) -> T:
         raise NotImplementedError
@@ -266,7 +271,7 @@ def _tenant_model() -> type[models.Model]:
     return apps.get_model(label, require_ready=False)
 
 
-def _checked_tenant(tenant: Any) -> Any:
+def _checked_tenant(tenant: object) -> models.Model | TenantKey | None:
     """``tenant`` when it names a tenant; TypeError for an object that merely has a ``pk``.
 
     Taking any ``pk`` made ``tenant_context(request.user)`` the tenant whose key happens to
@@ -284,7 +289,7 @@ def _checked_tenant(tenant: Any) -> Any:
     )
 
 
-class tenant_context(_VarContext[Any]):
+class tenant_context(_VarContext[models.Model | TenantKey | None]):
     """Make ``tenant`` the current tenant inside the block.
 
     Args:
@@ -299,11 +304,11 @@ class tenant_context(_VarContext[Any]):
 
     var = _current_tenant
 
-    def __init__(self, tenant: Any) -> None:
+    def __init__(self, tenant: models.Model | TenantKey | None) -> None:
         super().__init__()
         self.tenant = _checked_tenant(tenant)
 
-    def new_value(self) -> Any:
+    def new_value(self) -> models.Model | TenantKey | None:
         return self.tenant
 
 
@@ -319,7 +324,7 @@ class audit_context(_VarContext[AuditInfo]):
 
     var = _current_audit
 
-    def __init__(self, actor: Any = None, reason: str | None = None, **extra: Any) -> None:
+    def __init__(self, actor: object = None, reason: str | None = None, **extra: object) -> None:
         super().__init__()
         self.actor = actor
         self.reason = reason
@@ -330,19 +335,19 @@ class audit_context(_VarContext[AuditInfo]):
         return outer.merged(self.actor, self.reason, self.extra)
 
 
-def get_current_tenant() -> Any:
+def get_current_tenant() -> models.Model | TenantKey | None:
     """The tenant set by the innermost active :class:`tenant_context`, or ``None``."""
     return _current_tenant.get()
 
 
-def get_current_tenant_pk() -> Any:
+def get_current_tenant_pk() -> TenantKey | None:
     """The current tenant's primary key (a tenant given as its key stays as it is), or
     ``None``."""
     tenant = _current_tenant.get()
-    return getattr(tenant, "pk", tenant)
+    return tenant.pk if isinstance(tenant, models.Model) else tenant
 
 
-def get_current_actor() -> Any:
+def get_current_actor() -> Any:  # whatever audit_context() was given: a user, mostly
     """The actor set by the innermost active :class:`audit_context`, or ``None``."""
     info = _current_audit.get()
     return None if info is None else resolve_actor(info.actor)

@@ -32,19 +32,23 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache, reduce
 from operator import or_
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, Model, OuterRef, Q
 from django.db.models.deletion import Collector
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from . import signals
 from .conf import app_settings
+from .context import TenantKey
 from .exceptions import RestoreConflict, SoftDeleteCascadeError
 from .markers import (
     TENANT_FIELD,
@@ -54,7 +58,17 @@ from .markers import (
     is_tenant_scoped,
     is_versioned,
 )
-from .relations import Edge, cascade_parent_fields, child_edges, is_soft_deletable
+from .relations import (
+    Edge,
+    cascade_parent_fields,
+    child_edges,
+    concrete_model_of,
+    is_soft_deletable,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.contenttypes.fields import GenericRelation
+    from django.utils.datastructures import _IndexableCollection  # django-stubs only
 
 DELETED_AT = "deleted_at"
 BATCH = "deletion_batch"
@@ -68,11 +82,11 @@ class Operation:
     """The outcome of one soft delete or restore."""
 
     batch: uuid.UUID
-    when: Any
-    counts: Counter = field(default_factory=Counter)
-    models: dict[str, type[models.Model]] = field(default_factory=dict)
+    when: datetime
+    counts: Counter[str] = field(default_factory=Counter)
+    models: dict[str, type[Model]] = field(default_factory=dict)
 
-    def add(self, model: type[models.Model], count: int) -> None:
+    def add(self, model: type[Model], count: int) -> None:
         if count:
             self.counts[model._meta.label] += count
             self.models[model._meta.label] = model
@@ -95,23 +109,27 @@ class Operation:
         }
 
 
-def _in_tenant(model: type[models.Model], tenant: Any) -> Q:
+def _in_tenant(model: type[models.Model], tenant: TenantKey | None) -> Q:
     """``tenant``'s rows of a tenant model; no condition for other models or without one."""
     if tenant is None or not is_tenant_scoped(model):
         return Q()
     return Q(**{f"{TENANT_FIELD}_id": tenant})
 
 
-def _base(model: type[models.Model], using: str, tenant: Any = None) -> models.QuerySet:
+def _base(
+    model: type[models.Model], using: str, tenant: TenantKey | None = None
+) -> models.QuerySet[models.Model]:
     """Every row of ``model`` (base manager: deleted rows too), or only ``tenant``'s."""
     rows = model._base_manager.using(using)
     return rows.filter(_in_tenant(model, tenant)) if tenant is not None else rows
 
 
-def _values(model: type[models.Model], deleted_at: Any, batch: uuid.UUID, when: Any) -> dict:
+def _values(
+    model: type[models.Model], deleted_at: datetime | None, batch: uuid.UUID, when: datetime
+) -> dict[str, object]:
     """The columns a delete or restore writes: a stale editor of any row it touched
     conflicts, because versions move like ``updated_at`` does."""
-    values = {DELETED_AT: deleted_at, BATCH: batch}
+    values: dict[str, object] = {DELETED_AT: deleted_at, BATCH: batch}
     if has_updated_at(model):
         values[UPDATED_AT] = when
     if is_versioned(model):
@@ -120,7 +138,11 @@ def _values(model: type[models.Model], deleted_at: Any, batch: uuid.UUID, when: 
 
 
 def _edge_filter(
-    edge: Edge, parent: type[models.Model], batch: uuid.UUID, using: str, tenant: Any = None
+    edge: Edge,
+    parent: type[models.Model],
+    batch: uuid.UUID,
+    using: str,
+    tenant: TenantKey | None = None,
 ) -> Q:
     """Children of ``edge`` (of ``tenant``, if given) whose parent row carries ``batch``."""
     parents = _base(parent, using, tenant).filter(**{BATCH: batch})
@@ -130,9 +152,9 @@ def _edge_filter(
 def _children_of(
     edge: Edge,
     parent: type[models.Model],
-    parents: models.QuerySet,
+    parents: models.QuerySet[models.Model],
     using: str,
-    tenant: Any = None,
+    tenant: TenantKey | None = None,
 ) -> Q:
     """Children of ``edge`` whose parent row is one of ``parents`` (a subquery).
 
@@ -142,17 +164,20 @@ def _children_of(
     return _edge_match(edge, parent, parents, using) & _in_tenant(edge.child, tenant)
 
 
-def _edge_match(edge: Edge, parent: type[models.Model], parents: models.QuerySet, using: str) -> Q:
+def _edge_match(
+    edge: Edge, parent: type[models.Model], parents: models.QuerySet[models.Model], using: str
+) -> Q:
     if edge.generic:
         from django.contrib.contenttypes.models import ContentType
 
-        object_id = edge.child._meta.get_field(edge.field.object_id_field_name)
+        relation = cast("GenericRelation", edge.field)
+        object_id = cast(models.Field, edge.child._meta.get_field(relation.object_id_field_name))
         content_type = ContentType.objects.db_manager(using).get_for_model(
-            parent, for_concrete_model=edge.field.for_concrete_model
+            parent, for_concrete_model=relation.for_concrete_model
         )
         return Q(
             **{
-                edge.field.content_type_field_name: content_type,
+                relation.content_type_field_name: content_type,
                 f"{object_id.attname}__in": parents.values_list(
                     Cast("pk", output_field=object_id.__class__()), flat=True
                 ),
@@ -162,12 +187,12 @@ def _edge_match(edge: Edge, parent: type[models.Model], parents: models.QuerySet
     return Q(**{f"{edge.field.attname}__in": parents.values(target)})
 
 
-def _parents_alive(model: type[models.Model], using: str) -> Q:
+def _parents_alive(model: type[models.Model], using: str) -> Q | Combinable:
     """Rows none of whose soft-deletable CASCADE parents is deleted.
 
     Written as NOT EXISTS so PostgreSQL plans an anti-join (and a NULL key passes).
     """
-    condition = Q()
+    condition: Q | Combinable = Q()  # Q() & ~Exists(...) is the Exists
     for fk in cascade_parent_fields(model):
         dead_parent = _base(fk.related_model, using).filter(
             **{fk.target_field.attname: OuterRef(fk.attname), f"{DELETED_AT}__isnull": False}
@@ -176,7 +201,7 @@ def _parents_alive(model: type[models.Model], using: str) -> Q:
     return condition
 
 
-def _check_not_sliced(queryset: models.QuerySet, verb: str) -> None:
+def _check_not_sliced(queryset: models.QuerySet[models.Model], verb: str) -> None:
     if queryset.query.is_sliced:
         raise TypeError(f"Cannot use 'limit' or 'offset' with {verb}().")
 
@@ -184,7 +209,9 @@ def _check_not_sliced(queryset: models.QuerySet, verb: str) -> None:
 # --- soft delete ---------------------------------------------------------------------------
 
 
-def soft_delete(queryset: models.QuerySet, *, tenant: Any = None) -> tuple[int, dict[str, int]]:
+def soft_delete(
+    queryset: models.QuerySet[models.Model], *, tenant: TenantKey | None = None
+) -> tuple[int, dict[str, int]]:
     """Soft-delete the alive rows of ``queryset`` and cascade (see the module docstring).
 
     Args:
@@ -195,7 +222,9 @@ def soft_delete(queryset: models.QuerySet, *, tenant: Any = None) -> tuple[int, 
     return soft_delete_operation(queryset, tenant=tenant).result
 
 
-def soft_delete_operation(queryset: models.QuerySet, *, tenant: Any = None) -> Operation:
+def soft_delete_operation(
+    queryset: models.QuerySet[models.Model], *, tenant: TenantKey | None = None
+) -> Operation:
     """Like :func:`soft_delete`, returning the :class:`Operation` (batch id, timestamp)."""
     _check_not_sliced(queryset, "delete")
     model, using = queryset.model, queryset.db
@@ -222,18 +251,18 @@ def soft_delete_operation(queryset: models.QuerySet, *, tenant: Any = None) -> O
 
 def _mark_deleted(
     model: type[models.Model],
-    roots: models.QuerySet,
+    roots: models.QuerySet[models.Model, Any],
     batch: uuid.UUID,
-    when: Any,
+    when: datetime,
     using: str,
     checked: bool = False,
-    tenant: Any = None,
+    tenant: TenantKey | None = None,
 ) -> Operation:
     op = Operation(batch=batch, when=when)
     rows = _base(model, using, tenant).filter(pk__in=roots)
     count = rows.update(**_values(model, when, batch, when))
     op.add(model, count)
-    frontier = {model._meta.concrete_model} if count else set()
+    frontier = {concrete_model_of(model)} if count else set()
     while frontier:
         conditions: dict[type[models.Model], list[Q]] = {}
         for parent in frontier:
@@ -260,7 +289,9 @@ def _mark_deleted(
     return op
 
 
-def _handle_plain_children(edge: Edge, condition: Q, using: str, tenant: Any = None) -> None:
+def _handle_plain_children(
+    edge: Edge, condition: Q, using: str, tenant: TenantKey | None = None
+) -> None:
     choice = app_settings.SOFT_DELETE_PLAIN_CHILDREN.get(edge.child._meta.label, "error")
     if choice == "keep":
         return
@@ -287,8 +318,10 @@ class _Guard:
 
     edges: tuple[Edge, ...]  # PROTECT/RESTRICT edges out of the cascade, with their parent
     parents: tuple[type[models.Model], ...]  # parent model of each edge, in order
-    walk: frozenset  # models whose cascaded rows a guard needs (and the way to them)
-    cyclic: frozenset  # walked models that can reach themselves: their depth is data
+    # models whose cascaded rows a guard needs (and the way to them)
+    walk: frozenset[type[models.Model]]
+    cyclic: frozenset[type[models.Model]]  # walked models that can reach themselves: their
+    # depth is data
 
 
 def _cascade_children(model: type[models.Model]) -> set[type[models.Model]]:
@@ -300,7 +333,8 @@ def _cascade_children(model: type[models.Model]) -> set[type[models.Model]]:
 
 
 def _reachable(model: type[models.Model]) -> set[type[models.Model]]:
-    seen, todo = set(), [model]
+    seen: set[type[models.Model]] = set()
+    todo = [model]
     while todo:
         for child in _cascade_children(todo.pop()):
             if child not in seen:
@@ -313,9 +347,11 @@ def _reachable(model: type[models.Model]) -> set[type[models.Model]]:
 def _guard(model: type[models.Model]) -> _Guard | None:
     """None when no PROTECT/RESTRICT edge hangs off ``model``'s cascade (the usual case,
     which then costs no query at all)."""
-    model = model._meta.concrete_model
+    model = concrete_model_of(model)
     cascade = {model} | _reachable(model)
-    edges, parents, needed = [], [], set()
+    edges: list[Edge] = []
+    parents: list[type[models.Model]] = []
+    needed: set[type[models.Model]] = set()
     for parent in cascade:
         for edge in child_edges(parent):
             if edge.on_delete in (models.PROTECT, models.RESTRICT):
@@ -332,7 +368,10 @@ def _guard(model: type[models.Model]) -> _Guard | None:
 
 
 def check_protected_before(
-    model: type[models.Model], roots: models.QuerySet, using: str, tenant: Any = None
+    model: type[models.Model],
+    roots: models.QuerySet[models.Model, Any],
+    using: str,
+    tenant: TenantKey | None = None,
 ) -> bool:
     """Raise ProtectedError/RestrictedError from reads alone, before the cascade writes.
 
@@ -355,8 +394,8 @@ def check_protected_before(
         # Whether such a row goes in the same operation (and so gives way) depends on
         # Django's own delete of the plain children; the check after marking sees it.
         return False
-    model = model._meta.concrete_model
-    sets: dict[type[models.Model], list[models.QuerySet]] = {
+    model = concrete_model_of(model)
+    sets: dict[type[models.Model], list[models.QuerySet[models.Model]]] = {
         model: [_base(model, using, tenant).filter(pk__in=roots)]
     }
     frontier = [(model, sets[model][0])]
@@ -406,9 +445,10 @@ def _hard_deleted(model: type[models.Model]) -> bool:
     return app_settings.SOFT_DELETE_PLAIN_CHILDREN.get(model._meta.label) == "hard"
 
 
-def _raise_protected(edge: Edge, parent: type[models.Model], found: list[Any]) -> None:
+def _raise_protected(edge: Edge, parent: type[models.Model], found: list[models.Model]) -> None:
     if not found:
         return
+    error_class: type[models.ProtectedError | models.RestrictedError]
     error_class, kind = (
         (models.ProtectedError, "protected")
         if edge.on_delete is models.PROTECT
@@ -421,7 +461,7 @@ def _raise_protected(edge: Edge, parent: type[models.Model], found: list[Any]) -
     )
 
 
-def _check_protected(op: Operation, using: str, tenant: Any = None) -> None:
+def _check_protected(op: Operation, using: str, tenant: TenantKey | None = None) -> None:
     """Raise Django's ProtectedError/RestrictedError for live references to marked rows
     (of ``tenant``'s, if given)."""
     for parent in list(op.models.values()):
@@ -442,7 +482,9 @@ def _check_protected(op: Operation, using: str, tenant: Any = None) -> None:
 # --- restore -------------------------------------------------------------------------------
 
 
-def restore(queryset: models.QuerySet, *, tenant: Any = None) -> tuple[int, dict[str, int]]:
+def restore(
+    queryset: models.QuerySet[models.Model], *, tenant: TenantKey | None = None
+) -> tuple[int, dict[str, int]]:
     """Restore the deleted rows of ``queryset`` and what their batches took with them.
 
     With ``tenant``, only that tenant's rows of tenant models come back, even where a
@@ -451,13 +493,15 @@ def restore(queryset: models.QuerySet, *, tenant: Any = None) -> tuple[int, dict
     return restore_operation(queryset, tenant=tenant).result
 
 
-def restore_operation(queryset: models.QuerySet, *, tenant: Any = None) -> Operation:
+def restore_operation(
+    queryset: models.QuerySet[models.Model], *, tenant: TenantKey | None = None
+) -> Operation:
     """Like :func:`restore`, returning the :class:`Operation`."""
     _check_not_sliced(queryset, "restore")
     model, using = queryset.model, queryset.db
-    roots = queryset.filter(**{f"{DELETED_AT}__isnull": False})
+    roots: models.QuerySet[models.Model, Any] = queryset.filter(**{f"{DELETED_AT}__isnull": False})
     op = Operation(batch=uuid.uuid4(), when=timezone.now())
-    progress: dict[str, Any] = {}
+    progress: dict[str, Any] = {}  # "model" and "batches" as the restore goes
     try:
         with transaction.atomic(using=using):
             batches = list(roots.order_by().values_list(BATCH, flat=True).distinct())
@@ -484,20 +528,20 @@ def restore_operation(queryset: models.QuerySet, *, tenant: Any = None) -> Opera
 
 def _mark_restored(
     model: type[models.Model],
-    roots: models.QuerySet,
+    roots: models.QuerySet[models.Model, Any],
     batches: list[uuid.UUID],
     template: Operation,
     using: str,
     progress: dict[str, Any],
-    tenant: Any = None,
+    tenant: TenantKey | None = None,
 ) -> Operation:
     op = Operation(batch=template.batch, when=template.when)
     progress.update(model=model, batches=batches)
     values = _values(model, None, op.batch, op.when)
-    count = _base(model, using, tenant).filter(pk__in=roots).filter(_parents_alive(model, using))
-    count = count.update(**values)
+    rows = _base(model, using, tenant).filter(pk__in=roots).filter(_parents_alive(model, using))
+    count = rows.update(**values)
     op.add(model, count)
-    frontier = {model._meta.concrete_model} if count else set()
+    frontier = {concrete_model_of(model)} if count else set()
     while frontier:
         # A dead row of the batches comes back once all its CASCADE parents are alive. That
         # condition needs no join to "the rows restored just now" (whose fresh batch ids the
@@ -531,7 +575,10 @@ def _mark_restored(
 
 
 def _find_conflict(
-    model: type[models.Model] | None, batches: list[uuid.UUID], using: str, tenant: Any = None
+    model: type[models.Model] | None,
+    batches: list[uuid.UUID],
+    using: str,
+    tenant: TenantKey | None = None,
 ) -> str | None:
     """Describe a live row that blocks restoring a row of ``batches`` (of ``tenant``'s, the
     only ones the restore tried) (or None)."""
@@ -544,7 +591,7 @@ def _find_conflict(
         if not isinstance(constraint, models.UniqueConstraint) or not constraint.fields:
             continue
         names = list(constraint.fields)
-        attnames = [model._meta.get_field(name).attname for name in names]
+        attnames = [cast(models.Field, model._meta.get_field(name)).attname for name in names]
         live = _base(model, using).filter(**{f"{DELETED_AT}__isnull": True})
         if constraint.condition is not None:
             live = live.filter(constraint.condition)
@@ -569,11 +616,11 @@ def _find_conflict(
 
 
 def purge(
-    queryset: models.QuerySet,
+    queryset: models.QuerySet[models.Model],
     batch_size: int = 1000,
-    progress: Any = None,
+    progress: Callable[[int, int], object] | None = None,
     *,
-    tenant: Any = None,
+    tenant: TenantKey | None = None,
 ) -> int:
     """Hard-delete the soft-deleted rows of ``queryset``, ``batch_size`` rows at a time.
 
@@ -618,21 +665,30 @@ class _TenantBoundCollector(Collector):
     narrowed to ``tenant``'s rows where the related model is a tenant model.
     """
 
-    def __init__(self, *args: Any, tenant: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, tenant: TenantKey | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tenant = tenant
 
-    def related_objects(self, related_model: Any, related_fields: Any, objs: Any) -> Any:
+    def related_objects(
+        self,
+        related_model: type[models.Model],
+        related_fields: Iterable[models.Field],
+        objs: _IndexableCollection[models.Model],
+    ) -> models.QuerySet[models.Model]:
         rows = super().related_objects(related_model, related_fields, objs)
         return rows.filter(_in_tenant(related_model, self.tenant))
 
-    def collect(self, objs: Any, *args: Any, **kwargs: Any) -> None:
+    def collect(
+        self, objs: _IndexableCollection[models.Model | None], *args: Any, **kwargs: Any
+    ) -> None:
         if isinstance(objs, models.QuerySet):  # GenericRelation.bulk_related_objects()
             objs = objs.filter(_in_tenant(objs.model, self.tenant))
         super().collect(objs, *args, **kwargs)
 
 
-def _hard_delete(rows: models.QuerySet, *, tenant: Any = None) -> tuple[int, dict[str, int]]:
+def _hard_delete(
+    rows: models.QuerySet[models.Model], *, tenant: TenantKey | None = None
+) -> tuple[int, dict[str, int]]:
     """Django's real delete of ``rows``; with ``tenant``, its cascade stays in that tenant.
 
     A row of another tenant that references one of ``rows`` is left as it is, as row level

@@ -3,7 +3,14 @@
 They depend on nothing else in the app so that every layer can raise them.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import BadRequest
+
+if TYPE_CHECKING:
+    from django.db import models
 
 
 class ProdPatternsError(Exception):
@@ -20,7 +27,9 @@ class ConflictError(ProdPatternsError):
         current: The version in the database (None if the row is gone).
     """
 
-    def __init__(self, model: type, pk: object, expected: object, current: object) -> None:
+    def __init__(
+        self, model: type[models.Model], pk: object, expected: object, current: object
+    ) -> None:
         self.model, self.pk, self.expected, self.current = model, pk, expected, current
         super().__init__(
             f"{model._meta.label} {pk} was changed by someone else: you had version "

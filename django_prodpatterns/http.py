@@ -6,17 +6,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
 
 from .exceptions import ProdPatternsError
 
+if TYPE_CHECKING:
+    from .models.locking import VersionedModel
+
 
 class PreconditionFailed(ProdPatternsError):
     """``If-Match`` names another version than the row's (412)."""
 
-    def __init__(self, current: Any) -> None:
+    def __init__(self, current: object) -> None:
         self.current = current
         super().__init__(f"If-Match does not match the current version {current}.")
 
@@ -28,12 +31,12 @@ class PreconditionRequired(ProdPatternsError):
         super().__init__("This request must carry If-Match with the version it read.")
 
 
-def etag(obj: Any) -> str:
+def etag(obj: VersionedModel) -> str:
     """The weak ETag of a versioned row: ``W/"<version>"``."""
     return f'W/"{obj.version}"'
 
 
-def check_if_match(request: HttpRequest, obj: Any, required: bool = True) -> None:
+def check_if_match(request: HttpRequest, obj: VersionedModel, required: bool = True) -> None:
     """Compare the request's ``If-Match`` with ``obj``'s version before a write.
 
     Raises:

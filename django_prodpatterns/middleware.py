@@ -26,16 +26,18 @@ it to resolve the tenant itself instead of resolving one from a still anonymous 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http.response import HttpResponseBase
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
+from django.template.response import SimpleTemplateResponse
 from django.urls import Resolver404, resolve
 from django.utils.module_loading import import_string
 
@@ -43,6 +45,7 @@ from .acting import acting_tenant
 from .conf import app_settings
 from .context import (
     LazyActor,
+    TenantKey,
     _current_audit,
     audit_context,
     clean_ip_address,
@@ -50,15 +53,30 @@ from .context import (
     tenant_context,
 )
 from .exceptions import ConflictError, TenantRequired
+from .resolvers import explain_no_tenant
+
+if TYPE_CHECKING:
+
+    class _Request(HttpRequest):
+        """A request as these middleware leave it (for type checkers only)."""
+
+        tenant: models.Model | TenantKey | None  # TenantMiddleware
+        request_id: str  # AuditContextMiddleware
 
 
-def resolve_tenant(request: HttpRequest) -> Any:
+def _set_tenant(request: object, tenant: models.Model | TenantKey | None) -> None:
+    """``request.tenant = tenant`` (Django's request, or REST framework's)."""
+    cast("_Request", request).tenant = tenant
+
+
+def resolve_tenant(request: HttpRequest) -> models.Model | TenantKey | None:
     """The tenant a staff member chose to act for (:func:`~.acting.acting_tenant`), else the
     configured resolver's (``PRODPATTERNS["TENANT_RESOLVER"]``)."""
     tenant = acting_tenant(request)
     if tenant is not None:
         return tenant
-    return import_string(app_settings.TENANT_RESOLVER)(request)
+    resolved: models.Model | TenantKey | None = import_string(app_settings.TENANT_RESOLVER)(request)
+    return resolved
 
 
 # The attribute a view function or class sets to resolve its tenant itself (after its own
@@ -85,29 +103,6 @@ def view_resolves_tenant(request: HttpRequest) -> bool:
 NO_TENANT = "No tenant for this request."
 
 
-def explain_no_tenant(request: HttpRequest) -> dict[str, str]:
-    """Which resolver ran, for which user, and why it found no tenant (for DEBUG only: it
-    names users, relations and settings)."""
-    from .resolvers import describe_user, why_no_tenant
-
-    tenant = getattr(request, "tenant", None)
-    if tenant is not None:
-        reason = (
-            f"the request's tenant is {tenant.pk}, but the query ran where no tenant was "
-            "current (inside tenant_context(None), or in another thread)"
-        )
-    else:
-        try:
-            reason = why_no_tenant(request)
-        except Exception as exc:  # the explanation must never hide the 403 itself
-            reason = f"the resolver's explanation failed: {exc!r}"
-    return {
-        "resolver": app_settings.TENANT_RESOLVER,
-        "user": describe_user(getattr(request, "user", None)),
-        "reason": reason,
-    }
-
-
 def _forbidden(request: HttpRequest) -> HttpResponse:
     """The 403 of a request that needed a tenant and had none.
 
@@ -124,7 +119,7 @@ def _forbidden(request: HttpRequest) -> HttpResponse:
         and getattr(user, "is_active", False)
         and getattr(user, "is_staff", False)
     ):
-        from .admin_tenancy import no_tenant_page
+        from .admin.tenancy import no_tenant_page
 
         page = no_tenant_page(request, match.namespace)
         if page is not None:
@@ -148,21 +143,24 @@ class _SyncAndAsyncMiddleware:
     sync_capable = True
     async_capable = True
 
-    def __init__(self, get_response: Any) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        # Returns a response, or (on an async stack) an awaitable of one.
         self.get_response = get_response
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> Any:
+    def __call__(
+        self, request: HttpRequest
+    ) -> HttpResponseBase | Coroutine[object, object, HttpResponseBase]:
         if self.is_async:
             return self.__acall__(request)
         return self.handle(request)
 
-    def handle(self, request: HttpRequest) -> Any:
+    def handle(self, request: HttpRequest) -> HttpResponseBase:
         raise NotImplementedError
 
-    async def __acall__(self, request: HttpRequest) -> Any:
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         raise NotImplementedError
 
 
@@ -178,43 +176,45 @@ class TenantMiddleware(_SyncAndAsyncMiddleware):
     that resolves none. The token restores that value when the request ends.
     """
 
-    def handle(self, request: HttpRequest) -> Any:
+    def handle(self, request: HttpRequest) -> HttpResponseBase:
         with tenant_context(None):
             if view_resolves_tenant(request):
-                request.tenant = None
+                _set_tenant(request, None)
                 return self.get_response(request)
             tenant = resolve_tenant(request)
-            request.tenant = tenant
+            _set_tenant(request, tenant)
             if tenant is None:
                 return self.get_response(request)
             with tenant_context(tenant), transaction.atomic():
                 return self.get_response(request)
 
-    async def __acall__(self, request: HttpRequest) -> Any:
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         # Async requests run without an enclosing transaction (Django's transactions are
         # bound to one thread); every statement still carries the tenant.
         async with tenant_context(None):
             if view_resolves_tenant(request):
-                request.tenant = None
+                _set_tenant(request, None)
                 return await self.get_response(request)
             tenant = await sync_to_async(resolve_tenant)(request)
-            request.tenant = tenant
+            _set_tenant(request, tenant)
             if tenant is None:
                 return await self.get_response(request)
             async with tenant_context(tenant):
                 return await self.get_response(request)
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, TenantRequired):
             return _forbidden(request)
         return None
 
-    def process_template_response(self, request: HttpRequest, response: Any) -> Any:
+    def process_template_response(
+        self, request: HttpRequest, response: SimpleTemplateResponse
+    ) -> SimpleTemplateResponse:
         """On admin pages: the banner of a staff member acting for a tenant, and a notice
         for staff without one (added as messages, which the admin shows on every page)."""
         match = getattr(request, "resolver_match", None)
         if match is not None and match.app_name == "admin":
-            from .admin_tenancy import add_admin_notices
+            from .admin.tenancy import add_admin_notices
 
             add_admin_notices(request, response)
         return response
@@ -247,7 +247,16 @@ def _request_id(request: HttpRequest) -> str:
     return uuid.uuid4().hex
 
 
-def request_audit_values(request: HttpRequest) -> dict[str, Any]:
+class RequestAuditValues(TypedDict):
+    """What :func:`request_audit_values` returns (``audit_context()`` keyword arguments)."""
+
+    request_id: str
+    ip_address: str | None
+    user_agent: str | None
+    path: str | None
+
+
+def request_audit_values(request: HttpRequest) -> RequestAuditValues:
     """What a request contributes to every audit entry written while it runs.
 
     All of it is written by the client, so it is cleaned to what the audit log stores: an
@@ -282,20 +291,22 @@ class AuditContextMiddleware(_SyncAndAsyncMiddleware):
 
     def _context(self, request: HttpRequest) -> audit_context:
         values = request_audit_values(request)
-        request.request_id = values["request_id"]
+        cast("_Request", request).request_id = values["request_id"]
         return audit_context(actor=LazyActor(lambda: getattr(request, "user", None)), **values)
 
-    def handle(self, request: HttpRequest) -> Any:
+    def handle(self, request: HttpRequest) -> HttpResponseBase:
         with _without_ambient_audit(), self._context(request):
-            response = self.get_response(request)
-        response.headers.setdefault(app_settings.AUDIT_REQUEST_ID_HEADER, request.request_id)
+            response: HttpResponseBase = self.get_response(request)
+        request_id = cast("_Request", request).request_id
+        response.headers.setdefault(app_settings.AUDIT_REQUEST_ID_HEADER, request_id)
         return response
 
-    async def __acall__(self, request: HttpRequest) -> Any:
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         with _without_ambient_audit():  # sets and resets a context variable: no await needed
             async with self._context(request):
-                response = await self.get_response(request)
-        response.headers.setdefault(app_settings.AUDIT_REQUEST_ID_HEADER, request.request_id)
+                response: HttpResponseBase = await self.get_response(request)
+        request_id = cast("_Request", request).request_id
+        response.headers.setdefault(app_settings.AUDIT_REQUEST_ID_HEADER, request_id)
         return response
 
 
@@ -308,7 +319,9 @@ def _wants_html(request: HttpRequest) -> bool:
     return "text/html" in request.headers.get("Accept", "")
 
 
-def _problem(request: HttpRequest, status: int, title: str, detail: str, **extra: Any) -> Any:
+def _problem(
+    request: HttpRequest, status: int, title: str, detail: str, **extra: object
+) -> HttpResponse:
     """RFC 9457 problem+json for API clients, a short HTML page for browsers (the template
     ``prodpatterns/problem.html``, which a project can override), plain text otherwise."""
     if _wants_json(request):
@@ -331,13 +344,15 @@ def _problem(request: HttpRequest, status: int, title: str, detail: str, **extra
 class ConflictMiddleware(_SyncAndAsyncMiddleware):
     """``ConflictError`` → 409, ``PreconditionFailed`` → 412, ``PreconditionRequired`` → 428."""
 
-    def handle(self, request: HttpRequest) -> Any:
-        return self.get_response(request)
+    def handle(self, request: HttpRequest) -> HttpResponseBase:
+        response: HttpResponseBase = self.get_response(request)
+        return response
 
-    async def __acall__(self, request: HttpRequest) -> Any:
-        return await self.get_response(request)
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        response: HttpResponseBase = await self.get_response(request)
+        return response
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         from .http import PreconditionFailed, PreconditionRequired
 
         if isinstance(exception, ConflictError):

@@ -30,19 +30,26 @@ import datetime
 import json
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q
-from django.db.models.expressions import Func
+from django.db.models.expressions import Func, OrderBy
+from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .exceptions import InvalidCursor
+
+if TYPE_CHECKING:
+    from django.db.models.sql.compiler import SQLCompiler
+
+_M = TypeVar("_M", bound=models.Model)
 
 FORWARD, BACKWARD = "f", "b"
 
@@ -56,7 +63,7 @@ _BLOCK = 32  # bytes of keystream per HMAC-SHA256
 _PAD = 16  # plaintexts are padded to a multiple of this, so lengths say little
 
 
-def _exact(value: Any) -> str:
+def _exact(value: object) -> str:
     """JSON for cursor values, to the last digit: Django's encoder cuts datetimes to
     milliseconds, and a key that lost precision skips the rows that share its prefix."""
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
@@ -71,14 +78,14 @@ class Key:
     """One column of the ordering: its field and whether it sorts descending."""
 
     name: str
-    field: Any
+    field: models.Field
     descending: bool
 
     @property
     def nullable(self) -> bool:
         return bool(self.field.null)
 
-    def order(self, reverse: bool) -> Any:
+    def order(self, reverse: bool) -> OrderBy:
         descending = self.descending != reverse
         expression = models.F(self.name)
         # NULLs last ascending, first descending; a reversed walk flips both.
@@ -91,14 +98,18 @@ class RowValueAfter(Func):
     output_field = models.BooleanField()
     conditional = True
 
-    def __init__(self, names: Sequence[str], values: Sequence[Any], *, less: bool) -> None:
+    def __init__(self, names: Sequence[str], values: Sequence[object], *, less: bool) -> None:
         self.less = less
         lhs = [models.F(name) for name in names]
         rhs = [models.Value(value) for value in values]
         super().__init__(*lhs, *rhs)
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
-        parts, params = [], []
+    # django-stubs types the parameters as a tuple of str | int; any value can be one.
+    def as_sql(  # type: ignore[override]
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: object
+    ) -> tuple[str, list[object]]:
+        parts: list[str] = []
+        params: list[object] = []
         for expression in self.source_expressions:
             sql, expression_params = compiler.compile(expression)
             parts.append(sql)
@@ -109,23 +120,23 @@ class RowValueAfter(Func):
 
 
 @dataclass
-class KeysetPage:
+class KeysetPage(Generic[_M]):
     """One page: its rows, and the cursors of its neighbours (``None`` where none)."""
 
-    object_list: list[Any]
+    object_list: list[_M]
     has_next: bool
     has_previous: bool
     next_cursor: str | None
     previous_cursor: str | None
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[_M]:
         return iter(self.object_list)
 
     def __len__(self) -> int:
         return len(self.object_list)
 
 
-class KeysetPaginator:
+class KeysetPaginator(Generic[_M]):
     """Pages of ``queryset`` in its ``order_by()`` order, by cursor instead of number.
 
     Args:
@@ -134,7 +145,7 @@ class KeysetPaginator:
         per_page: Rows per page.
     """
 
-    def __init__(self, queryset: models.QuerySet, per_page: int) -> None:
+    def __init__(self, queryset: models.QuerySet[_M], per_page: int) -> None:
         if per_page < 1:
             raise ValueError("per_page must be at least 1.")
         self.queryset, self.per_page = queryset, per_page
@@ -146,7 +157,7 @@ class KeysetPaginator:
 
     # --- the public API ---------------------------------------------------------------
 
-    def page(self, cursor: str | None = None) -> KeysetPage:
+    def page(self, cursor: str | None = None) -> KeysetPage[_M]:
         """The first page, or the page a cursor of this paginator points to."""
         if not cursor:
             rows, more = self._fetch(None, FORWARD)
@@ -167,9 +178,9 @@ class KeysetPaginator:
 
     # --- building the queries ---------------------------------------------------------
 
-    def _keys(self, queryset: models.QuerySet) -> list[Key]:
+    def _keys(self, queryset: models.QuerySet[_M]) -> list[Key]:
         opts = queryset.model._meta
-        ordering = list(queryset.query.order_by) or list(opts.ordering)
+        ordering = list(queryset.query.order_by) or list(opts.ordering or ())
         if not ordering:
             raise ValueError("KeysetPaginator needs an ordered QuerySet (order_by or Meta).")
         keys: list[Key] = []
@@ -180,7 +191,7 @@ class KeysetPaginator:
                 )
             name = item.lstrip("-")
             try:
-                field = opts.pk if name == "pk" else opts.get_field(name)
+                field = cast(models.Field, opts.pk if name == "pk" else opts.get_field(name))
             except FieldDoesNotExist:
                 raise ValueError(f"{opts.label} has no field {name!r} to order by.") from None
             keys.append(Key(field.attname, field, item.startswith("-")))
@@ -188,7 +199,7 @@ class KeysetPaginator:
             keys.append(Key(opts.pk.attname, opts.pk, keys[-1].descending))
         return keys
 
-    def _after(self, values: Sequence[Any], reverse: bool) -> Q:
+    def _after(self, values: Sequence[object], reverse: bool) -> Q:
         """Rows after ``values`` in this order (before them when ``reverse``)."""
         directions = {k.descending != reverse for k in self.keys}
         if len(directions) == 1 and not any(k.nullable for k in self.keys):
@@ -206,7 +217,7 @@ class KeysetPaginator:
         return condition
 
     @staticmethod
-    def _beyond(key: Key, value: Any, descending: bool) -> Q:
+    def _beyond(key: Key, value: object, descending: bool) -> Q:
         """Rows strictly past ``value`` in this column (NULLs last ascending)."""
         if descending:  # NULLs first: past a value means smaller; past NULL, any value
             if value is None:
@@ -217,15 +228,15 @@ class KeysetPaginator:
         beyond = Q(**{f"{key.name}__gt": value})
         return beyond | Q(**{f"{key.name}__isnull": True}) if key.nullable else beyond
 
-    def _ordered(self, reverse: bool) -> models.QuerySet:
+    def _ordered(self, reverse: bool) -> models.QuerySet[_M]:
         return self.queryset.order_by(*(k.order(reverse) for k in self.keys))
 
-    def _equal(self, values: Sequence[Any]) -> Q:
+    def _equal(self, values: Sequence[object]) -> Q:
         return Q(*(_is(k, v) for k, v in zip(self.keys, values, strict=True)))
 
     def _fetch(
-        self, values: Sequence[Any] | None, direction: str, inclusive: bool = False
-    ) -> tuple[list[Any], bool]:
+        self, values: Sequence[object] | None, direction: str, inclusive: bool = False
+    ) -> tuple[list[_M], bool]:
         reverse = direction == BACKWARD
         queryset = self._ordered(reverse)
         if values is not None:
@@ -238,7 +249,7 @@ class KeysetPaginator:
 
     # --- cursors ----------------------------------------------------------------------
 
-    def _page(self, rows: list[Any], *, has_next: bool, has_previous: bool) -> KeysetPage:
+    def _page(self, rows: list[_M], *, has_next: bool, has_previous: bool) -> KeysetPage[_M]:
         return KeysetPage(
             object_list=rows,
             has_next=has_next,
@@ -251,14 +262,14 @@ class KeysetPaginator:
             else None,
         )
 
-    def _values(self, row: Any) -> list[Any]:
+    def _values(self, row: _M) -> list[object]:
         return [getattr(row, key.name) for key in self.keys]
 
-    def _encode(self, values: Sequence[Any], direction: str, inclusive: bool = False) -> str:
+    def _encode(self, values: Sequence[object], direction: str, inclusive: bool = False) -> str:
         payload = json.dumps([direction, inclusive, list(values)], default=_exact)
         return self._seal(payload.encode())
 
-    def _decode(self, cursor: str) -> tuple[list[Any], str, bool]:
+    def _decode(self, cursor: str) -> tuple[list[object], str, bool]:
         try:
             plaintext = self._open(cursor)
             direction, inclusive, raw = json.loads(plaintext.decode())
@@ -303,15 +314,15 @@ class KeysetPaginator:
                 return plaintext
         raise ValueError("not sealed for this listing")
 
-    def _hmac(self, purpose: str, secret: str, message: bytes) -> bytes:
+    def _hmac(self, purpose: str, secret: str | bytes, message: bytes) -> bytes:
         """HMAC-SHA256 under a key for ``purpose``, this model and ordering, and ``secret``."""
         key_salt = f"{_SALT}.{purpose}:{self._context}"
         return salted_hmac(key_salt, message, secret=secret, algorithm="sha256").digest()
 
-    def _mac(self, secret: str, plaintext: bytes) -> bytes:
+    def _mac(self, secret: str | bytes, plaintext: bytes) -> bytes:
         return self._hmac("iv", secret, plaintext)[:_IV_BYTES]
 
-    def _keystream(self, secret: str, iv: bytes, length: int) -> bytes:
+    def _keystream(self, secret: str | bytes, iv: bytes, length: int) -> bytes:
         blocks = range(math.ceil(length / _BLOCK))
         stream = b"".join(self._hmac("stream", secret, iv + i.to_bytes(4, "big")) for i in blocks)
         return stream[:length]
@@ -321,13 +332,13 @@ def _xor(data: bytes, stream: bytes) -> bytes:
     return bytes(a ^ b for a, b in zip(data, stream, strict=True))
 
 
-def _is(key: Key, value: Any) -> Q:
+def _is(key: Key, value: object) -> Q:
     """The column equals ``value`` (``IS NULL`` for None)."""
     return Q(**{f"{key.name}__isnull": True}) if value is None else Q(**{key.name: value})
 
 
 def keyset_page(
-    request: Any, queryset: models.QuerySet, per_page: int, param: str = "cursor"
-) -> KeysetPage:
+    request: HttpRequest, queryset: models.QuerySet[_M], per_page: int, param: str = "cursor"
+) -> KeysetPage[_M]:
     """The page a request asks for with ``?cursor=`` (a bad cursor: InvalidCursor, a 400)."""
     return KeysetPaginator(queryset, per_page).page(request.GET.get(param) or None)

@@ -15,9 +15,9 @@ abstract models, in any inheritance order. Users compose their own::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
@@ -25,37 +25,56 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from .conf import app_settings
-from .context import get_current_tenant_pk
+from .context import TenantKey, get_current_tenant_pk
 from .exceptions import ConflictError, TenantMismatch, TenantRequired
 from .markers import (
     TENANT_FIELD,
     UPDATED_AT,
     VERSION,
+    alters_data,
     has_updated_at,
     is_soft_deletable,
     is_tenant_scoped,
     is_versioned,
+    queryset_only,
 )
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet as _QuerySetOf
 
-class TimestampedQuerySetMixin:
+    from .models.locking import VersionedModel
+    from .models.tenancy import TenantModel
+else:
+
+    class _QuerySetOf:
+        """For type checkers each mixin is a QuerySet of its model (``_QuerySetOf[M]``);
+        at run time it stays a plain class mixed in before Django's QuerySet."""
+
+        def __class_getitem__(cls, item: object) -> type:
+            return cls
+
+
+_M = TypeVar("_M", bound=models.Model, covariant=True)
+
+
+class TimestampedQuerySetMixin(_QuerySetOf[_M]):
     """Moves ``updated_at`` on ``update()`` and ``bulk_update()``.
 
     Plain Django only moves an ``auto_now`` field on ``Model.save()``; a bulk write that does
     not touch it leaves rows claiming an older modification time than they have.
     """
 
+    @alters_data
     def update(self, **kwargs: Any) -> int:
         if has_updated_at(self.model):
             kwargs.setdefault(UPDATED_AT, timezone.now())
         return super().update(**kwargs)
 
-    update.alters_data = True
-
+    @alters_data
     def bulk_update(
-        self, objs: Iterable[models.Model], fields: Sequence[str], batch_size: int | None = None
+        self, objs: Iterable[_M], fields: Iterable[str], batch_size: int | None = None
     ) -> int:
-        objs = list(objs)
+        objs, fields = list(objs), list(fields)
         if has_updated_at(self.model) and UPDATED_AT not in fields:
             now = timezone.now()
             for obj in objs:
@@ -63,24 +82,24 @@ class TimestampedQuerySetMixin:
             fields = [*fields, UPDATED_AT]
         return super().bulk_update(objs, fields, batch_size=batch_size)
 
-    bulk_update.alters_data = True
 
-
-class SoftDeleteQuerySetMixin:
+class SoftDeleteQuerySetMixin(_QuerySetOf[_M]):
     """Soft delete for QuerySets: ``delete()`` marks rows, ``hard_delete()`` removes them.
 
     ``delete()`` keeps Django's return contract, ``(count, {label: count})``, counting every
     row the cascade marked. See :mod:`django_prodpatterns.deletion` for the cascade rules.
     """
 
-    def alive(self) -> models.QuerySet:
+    def alive(self) -> Self:
         """Rows that are not soft-deleted."""
         return self.filter(deleted_at__isnull=True)
 
-    def dead(self) -> models.QuerySet:
+    def dead(self) -> Self:
         """Rows that are soft-deleted."""
         return self.filter(deleted_at__isnull=False)
 
+    @alters_data
+    @queryset_only
     def delete(self) -> tuple[int, dict[str, int]]:
         if not is_soft_deletable(self.model):
             return super().delete()
@@ -88,37 +107,30 @@ class SoftDeleteQuerySetMixin:
 
         return soft_delete(self)
 
-    delete.alters_data = True
-    delete.queryset_only = True
-
+    @alters_data
+    @queryset_only
     def hard_delete(self) -> tuple[int, dict[str, int]]:
         """Django's real delete (``pre_delete``/``post_delete`` fire, CASCADE removes rows)."""
         return models.QuerySet.delete(self)
 
-    hard_delete.alters_data = True
-    hard_delete.queryset_only = True
-
+    @alters_data
     def restore(self) -> tuple[int, dict[str, int]]:
         """Bring back the soft-deleted rows here and what their deletions took with them."""
         from .deletion import restore
 
         return restore(self)
 
-    restore.alters_data = True
-
+    @alters_data
+    @queryset_only
     async def ahard_delete(self) -> tuple[int, dict[str, int]]:
         return await sync_to_async(self.hard_delete)()
 
-    ahard_delete.alters_data = True
-    ahard_delete.queryset_only = True
-
+    @alters_data
     async def arestore(self) -> tuple[int, dict[str, int]]:
         return await sync_to_async(self.restore)()
 
-    arestore.alters_data = True
 
-
-def current_tenant_pk(model: type[models.Model]) -> Any:
+def current_tenant_pk(model: type[models.Model]) -> TenantKey:
     """The current tenant's primary key, or TenantRequired naming ``model``."""
     pk = get_current_tenant_pk()
     if pk is None:
@@ -129,26 +141,24 @@ def current_tenant_pk(model: type[models.Model]) -> Any:
     return pk
 
 
-class TenantQuerySetMixin:
+class TenantQuerySetMixin(_QuerySetOf[_M]):
     """Tenant models: bulk creates take the current tenant; a row's tenant never moves."""
 
-    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[models.Model]:
+    @alters_data
+    def bulk_create(self, objs: Iterable[_M], *args: Any, **kwargs: Any) -> list[_M]:
         objs = list(objs)
         if is_tenant_scoped(self.model):
-            for obj in objs:
+            for obj in cast("list[TenantModel]", objs):
                 obj._fill_tenant()
         return super().bulk_create(objs, *args, **kwargs)
 
-    bulk_create.alters_data = True
-
+    @alters_data
     def update(self, **kwargs: Any) -> int:
         if is_tenant_scoped(self.model) and (
             TENANT_FIELD in kwargs or f"{TENANT_FIELD}_id" in kwargs
         ):
             raise TenantMismatch(f"{self.model._meta.label}: a row's tenant cannot change.")
         return super().update(**kwargs)
-
-    update.alters_data = True
 
 
 # Set while bulk_update() writes versions it has checked itself (Django's bulk_update
@@ -160,10 +170,11 @@ def refuse_version_write(model: type[models.Model]) -> ValueError:
     return ValueError(f"{model._meta.label}.version is managed: do not write it.")
 
 
-class VersionedQuerySetMixin:
+class VersionedQuerySetMixin(_QuerySetOf[_M]):
     """``update()`` bumps versions, so editors holding the old one conflict;
     ``bulk_update()`` checks each row's version; nobody writes ``version`` by hand."""
 
+    @alters_data
     def update(self, **kwargs: Any) -> int:
         if not is_versioned(self.model) or _writing_checked_versions.get():
             return super().update(**kwargs)
@@ -172,45 +183,47 @@ class VersionedQuerySetMixin:
         kwargs[VERSION] = models.F(VERSION) + 1
         return super().update(**kwargs)
 
-    update.alters_data = True
-
-    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+    @alters_data
+    def bulk_update(
+        self, objs: Iterable[_M], fields: Iterable[str], batch_size: int | None = None
+    ) -> int:
         if not is_versioned(self.model):
             return super().bulk_update(objs, fields, batch_size=batch_size)
-        objs = list(objs)
+        objs, fields = list(objs), list(fields)
+        rows = cast("list[VersionedModel]", objs)
         if VERSION in fields:
             raise refuse_version_write(self.model)
         with transaction.atomic(using=self.db):
             current = dict(
                 self.model._base_manager.using(self.db)
                 .select_for_update()
-                .filter(pk__in=[obj.pk for obj in objs])
+                .filter(pk__in=[obj.pk for obj in rows])
                 .values_list("pk", VERSION)
             )
-            for obj in objs:
+            for obj in rows:
                 if current.get(obj.pk) != obj.version:
                     raise ConflictError(type(obj), obj.pk, obj.version, current.get(obj.pk))
-            for obj in objs:
+            for obj in rows:
                 obj.version += 1
             token = _writing_checked_versions.set(True)
             try:
                 return super().bulk_update(objs, [*fields, VERSION], batch_size=batch_size)
             except BaseException:
-                for obj in objs:
+                for obj in rows:
                     obj.version -= 1
                 raise
             finally:
                 _writing_checked_versions.reset(token)
 
-    bulk_update.alters_data = True
 
-
-class PatternQuerySet(
-    TenantQuerySetMixin,
-    SoftDeleteQuerySetMixin,
-    VersionedQuerySetMixin,
-    TimestampedQuerySetMixin,
-    models.QuerySet,
+# django-stubs gives every QuerySet class an as_manager() returning a manager class of its
+# own, so the mixins' ones cannot match this one's.
+class PatternQuerySet(  # type: ignore[override]
+    TenantQuerySetMixin[_M],
+    SoftDeleteQuerySetMixin[_M],
+    VersionedQuerySetMixin[_M],
+    TimestampedQuerySetMixin[_M],
+    models.QuerySet[_M],
 ):
     """Every pattern's QuerySet behaviour; each part acts only on models that carry it.
 
@@ -222,7 +235,11 @@ class PatternQuerySet(
 ROWS = ("alive", "all", "deleted")
 
 
-class PatternManager(models.Manager.from_queryset(PatternQuerySet)):
+# Named, so that type checkers (django-stubs) see the methods it copies from the QuerySet.
+_PatternManagerBase = models.Manager.from_queryset(PatternQuerySet)
+
+
+class PatternManager(_PatternManagerBase[_M]):
     """The one manager of every pattern model: scoped by what the model carries.
 
     ``rows`` says which soft-delete state it shows: ``"alive"`` (``objects``), ``"all"``
@@ -239,17 +256,19 @@ class PatternManager(models.Manager.from_queryset(PatternQuerySet)):
         super().__init__()
         self.rows = rows
 
-    def get_queryset(self) -> models.QuerySet:
-        return self._scoped(super().get_queryset(), tenant=True)
+    def get_queryset(self) -> PatternQuerySet[_M]:
+        # A PatternQuerySet (from_queryset): django-stubs only knows it is a QuerySet.
+        queryset = cast("PatternQuerySet[_M]", super().get_queryset())
+        return self._scoped(queryset, tenant=True)
 
-    def _scoped(self, queryset: models.QuerySet, *, tenant: bool) -> models.QuerySet:
+    def _scoped(self, queryset: PatternQuerySet[_M], *, tenant: bool) -> PatternQuerySet[_M]:
         if tenant and is_tenant_scoped(self.model):
             queryset = queryset.filter(**{f"{TENANT_FIELD}_id": current_tenant_pk(self.model)})
         if is_soft_deletable(self.model) and self.rows != "all":
             queryset = queryset.alive() if self.rows == "alive" else queryset.dead()
         return queryset
 
-    def cross_tenant(self) -> models.QuerySet:
+    def cross_tenant(self) -> PatternQuerySet[_M]:
         """Every tenant's rows, through the cross-tenant alias (``ADMIN_DATABASE``) only.
 
         That alias connects as a role that PostgreSQL lets past row level security; on the
@@ -264,4 +283,5 @@ class PatternManager(models.Manager.from_queryset(PatternQuerySet)):
                 "cross_tenant() needs PRODPATTERNS['ADMIN_DATABASE']: a database alias whose "
                 "role has BYPASSRLS (see manage.py prodpatterns roles)."
             )
-        return self._scoped(super().get_queryset(), tenant=False).using(alias)
+        queryset = cast("PatternQuerySet[_M]", super().get_queryset())
+        return self._scoped(queryset, tenant=False).using(alias)

@@ -6,13 +6,21 @@ graph without running anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 from django.db import models
+from django.db.models import ForeignObjectRel
 
 from .markers import is_soft_deletable
+
+
+def concrete_model_of(model: type[models.Model] | models.Model) -> type[models.Model]:
+    """``model._meta.concrete_model``, which every model but an abstract one has."""
+    concrete = model._meta.concrete_model
+    assert concrete is not None, f"{model!r} is abstract"
+    return concrete
 
 
 @dataclass(frozen=True)
@@ -24,8 +32,8 @@ class Edge:
     """
 
     child: type[models.Model]
-    field: Any
-    on_delete: Any
+    field: models.ForeignObject  # a GenericRelation is one too
+    on_delete: Callable[..., object] | None
     generic: bool = False
 
     @property
@@ -36,7 +44,7 @@ class Edge:
         return f"{self.child._meta.label}.{self.field.name}"
 
 
-def reverse_relations(model: type[models.Model]) -> list[Any]:
+def reverse_relations(model: type[models.Model]) -> list[ForeignObjectRel]:
     """Every reverse ForeignKey/OneToOne/ManyToMany relation pointing at ``model``.
 
     Unlike ``_meta.related_objects`` this includes hidden ones (``related_name="+"``, or
@@ -46,7 +54,8 @@ def reverse_relations(model: type[models.Model]) -> list[Any]:
     return [
         field
         for field in model._meta.get_fields(include_hidden=True)
-        if field.auto_created and not field.concrete and field.field.concrete
+        # auto-created and not concrete: reverse relations, which are ForeignObjectRels
+        if isinstance(field, ForeignObjectRel) and field.field.concrete
     ]
 
 
@@ -59,30 +68,28 @@ def child_edges(model: type[models.Model]) -> tuple[Edge, ...]:
     Auto-created many-to-many tables and multi-table-inheritance parent links are left out:
     the first hold links, not data, and the second share the parent's row.
     """
-    model = model._meta.concrete_model
+    model = concrete_model_of(model)
     edges = []
     for rel in reverse_relations(model):
         if rel.many_to_many or rel.related_model._meta.auto_created:
             continue
         if getattr(rel, "parent_link", False):
             continue
-        edges.append(Edge(rel.related_model._meta.concrete_model, rel.field, rel.on_delete))
+        edges.append(Edge(concrete_model_of(rel.related_model), rel.field, rel.on_delete))
     for field in model._meta.private_fields:
         if hasattr(field, "bulk_related_objects"):  # GenericRelation
-            edges.append(
-                Edge(field.related_model._meta.concrete_model, field, models.CASCADE, True)
-            )
+            edges.append(Edge(concrete_model_of(field.related_model), field, models.CASCADE, True))
     return tuple(edges)
 
 
 @cache
-def cascade_parent_fields(model: type[models.Model]) -> tuple[Any, ...]:
+def cascade_parent_fields(model: type[models.Model]) -> tuple[models.ForeignKey, ...]:
     """The ForeignKeys of ``model`` through which a soft-deletable parent cascades to it."""
-    model = model._meta.concrete_model
+    model = concrete_model_of(model)
     return tuple(
         field
         for field in model._meta.concrete_fields
-        if field.is_relation
+        if isinstance(field, models.ForeignKey)  # the concrete relations: ForeignKey, OneToOne
         and (field.many_to_one or field.one_to_one)
         and not getattr(field.remote_field, "parent_link", False)
         and field.remote_field.on_delete is models.CASCADE

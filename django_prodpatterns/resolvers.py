@@ -12,9 +12,10 @@ tenant shows it (:func:`why_no_tenant`); the built-ins have one. It runs only fo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import models
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
@@ -22,7 +23,14 @@ from .conf import app_settings
 from .markers import is_tenant_scoped
 from .models.tenancy import get_tenant_model
 
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
 TENANT_HEADER = "X-Tenant-ID"
+
+# Users are the project's user model's rows, read duck-typed (Any), as are the objects
+# reached from them by TENANT_USER_ATTRIBUTE; tenants are the tenant model's rows.
 
 
 def _user(request: HttpRequest) -> Any:
@@ -42,7 +50,7 @@ def _follow(obj: Any, path: str) -> Any:
     return obj
 
 
-def user_tenants(user: Any) -> list[Any]:
+def user_tenants(user: Any) -> list[models.Model]:
     """Tenants ``user`` belongs to.
 
     ``PRODPATTERNS["TENANT_USER_ATTRIBUTE"]`` names one tenant (``"tenant"``, or a dotted
@@ -57,11 +65,11 @@ def user_tenants(user: Any) -> list[Any]:
     return list(many.all()) if many is not None else []
 
 
-def _member(user: Any, tenant: Any) -> Any:
+def _member(user: Any, tenant: models.Model) -> models.Model | None:
     return next((t for t in user_tenants(user) if t.pk == tenant.pk), None)
 
 
-def from_user(request: HttpRequest) -> Any:
+def from_user(request: HttpRequest) -> models.Model | None:
     """The authenticated user's own tenant (``user.tenant`` by default)."""
     user = _user(request)
     if user is None:
@@ -70,14 +78,14 @@ def from_user(request: HttpRequest) -> Any:
     return tenants[0] if len(tenants) == 1 else None
 
 
-def _lookup(**filters: Any) -> Any:
+def _lookup(**filters: object) -> models.Model | None:
     try:
         return get_tenant_model()._base_manager.filter(**filters).first()
     except (ValueError, ValidationError):  # a malformed key names no tenant
         return None
 
 
-def from_header(request: HttpRequest) -> Any:
+def from_header(request: HttpRequest) -> models.Model | None:
     """The tenant whose primary key is in the ``X-Tenant-ID`` header, if the user is a member."""
     user, key = _user(request), request.headers.get(TENANT_HEADER)
     if user is None or not key or not key.isprintable():
@@ -86,7 +94,7 @@ def from_header(request: HttpRequest) -> Any:
     return _member(user, tenant) if tenant is not None else None
 
 
-def from_subdomain(request: HttpRequest) -> Any:
+def from_subdomain(request: HttpRequest) -> models.Model | None:
     """The tenant whose ``slug`` is the first label of the host, if the user is a member."""
     user = _user(request)
     host = request.get_host().split(":")[0]
@@ -99,7 +107,7 @@ def from_subdomain(request: HttpRequest) -> Any:
 # --- why a resolver found no tenant (shown by the 403 in DEBUG) -----------------------------
 
 
-def describe_user(user: Any) -> str:
+def describe_user(user: AbstractBaseUser | AnonymousUser | None) -> str:
     """``7 (alice)`` for a user, ``anonymous`` for an anonymous one."""
     if user is None:
         return "none"
@@ -118,14 +126,15 @@ def _no_user(request: HttpRequest) -> str | None:
     return None
 
 
-def _related_model(obj: Any, name: str) -> Any:
+def _related_model(obj: object, name: str) -> type[models.Model] | None:
     """The model behind relation ``name`` of ``obj``'s class, or None."""
     descriptor = getattr(obj.__class__, name, None)  # __class__: request.user is lazy
     related = getattr(descriptor, "related", None)  # a reverse one-to-one
     if related is not None:
         return related.related_model
     field = getattr(descriptor, "field", None)  # a forward foreign key or one-to-one
-    return getattr(field, "related_model", None)
+    model: type[models.Model] | None = getattr(field, "related_model", None)
+    return model
 
 
 def _walk(user: Any, path: str) -> tuple[Any, str | None]:
@@ -175,7 +184,7 @@ def _why_not_a_member(user: Any) -> str:
     return why or f"user.{attribute} is not a tenant"
 
 
-def _why_not_member_of(user: Any, tenant: Any) -> str:
+def _why_not_member_of(user: Any, tenant: models.Model) -> str:
     tenants = user_tenants(user)
     theirs = ", ".join(str(t.pk) for t in tenants) or f"none: {_why_not_a_member(user)}"
     return f"user {user.pk} is not a member of tenant {tenant.pk} (their tenants: {theirs})"
@@ -232,3 +241,24 @@ def why_no_tenant(request: HttpRequest) -> str:
             "it returned None (a resolver can say why here: give it an explain(request) attribute)"
         )
     return str(explain(request))
+
+
+def explain_no_tenant(request: HttpRequest) -> dict[str, str]:
+    """Which resolver ran, for which user, and why it found no tenant (for DEBUG only: it
+    names users, relations and settings)."""
+    tenant = getattr(request, "tenant", None)
+    if tenant is not None:
+        reason = (
+            f"the request's tenant is {tenant.pk}, but the query ran where no tenant was "
+            "current (inside tenant_context(None), or in another thread)"
+        )
+    else:
+        try:
+            reason = why_no_tenant(request)
+        except Exception as exc:  # the explanation must never hide the 403 itself
+            reason = f"the resolver's explanation failed: {exc!r}"
+    return {
+        "resolver": app_settings.TENANT_RESOLVER,
+        "user": describe_user(getattr(request, "user", None)),
+        "reason": reason,
+    }

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import environ
 
-from django_prodpatterns.db import embedded
+from django_prodpatterns.devserver import embedded
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

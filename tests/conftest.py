@@ -6,14 +6,23 @@ pytest plugin (django_prodpatterns.testing), as in a user's project: nothing her
 them. Every connection is closed before the test database is dropped.
 """
 
+import asyncio
+
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import connections
+
+from tests.helpers import APP, delete_in_each_tenant
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     yield
     with django_db_blocker.unblock():
+        # The async tests' database work (asyncio.run, AsyncClient) runs in asgiref's one
+        # thread-sensitive worker thread, whose connections stay open: close them there, or
+        # each is a ResourceWarning when the interpreter exits.
+        asyncio.run(sync_to_async(connections.close_all)())
         if connections["default"].vendor == "postgresql":
             # Connections left open in worker threads (sync_to_async) would block DROP
             # DATABASE; end them from the superuser alias.
@@ -23,6 +32,16 @@ def django_db_setup(django_db_setup, django_db_blocker):
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
         connections.close_all()
+
+
+@pytest.fixture
+def invoice_tenants(tenant_pair):
+    """``tenant_pair``; afterwards the invoices and invoice lines (tests/composed) of both
+    tenants are deleted, as the application role, so that the tenants can go too."""
+    from tests.composed.models import Invoice, InvoiceLine
+
+    yield tenant_pair
+    delete_in_each_tenant(tenant_pair, InvoiceLine, Invoice, using=APP)
 
 
 @pytest.fixture

@@ -96,5 +96,9 @@ def demo_server(tmp_path, *args):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        # A caller that never read the output (the browser test) leaves the pipe open: an
+        # unclosed file, which the suite's warnings-as-errors turns into a failure.
+        if proc.stdout is not None:
+            proc.stdout.close()
         for leftover in postgres_processes(tmp_path / "pgdata"):
             leftover.kill()

@@ -17,7 +17,7 @@ removed when the run ends. Either way the suite connects through three roles:
 
 import environ
 
-from django_prodpatterns.db import embedded, pgbouncer
+from django_prodpatterns.devserver import embedded, pgbouncer
 
 env = environ.Env()
 

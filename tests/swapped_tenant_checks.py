@@ -24,35 +24,36 @@ def shape():
 
 
 @pytest.fixture
-def tenants(tenant_pair, shape):
+def shape_tenants(tenant_pair, shape):
+    """Two tenants of the swapped tenant model; the shape's rows go before they do."""
     yield tenant_pair
     shape.cleanup(tenant_pair)
 
 
-def test_the_tenant_model_is_swapped_and_keyed_as_declared(shape, tenants):
-    assert all(type(tenant.pk) is shape.python_key_type for tenant in tenants)
-    kit.check_the_tenant_model_is_swapped(shape, tenants)
+def test_the_tenant_model_is_swapped_and_keyed_as_declared(shape, shape_tenants):
+    assert all(type(tenant.pk) is shape.python_key_type for tenant in shape_tenants)
+    kit.check_the_tenant_model_is_swapped(shape, shape_tenants)
 
 
-def test_parents_are_isolated_and_children_cannot_reference_another_tenants(shape, tenants):
-    kit.check_parent_isolation(shape, tenants)
+def test_parents_are_isolated_and_children_cannot_reference_another_tenants(shape, shape_tenants):
+    kit.check_parent_isolation(shape, shape_tenants)
 
 
-def test_children_are_isolated(shape, tenants):
-    kit.check_child_isolation(shape, tenants)
+def test_children_are_isolated(shape, shape_tenants):
+    kit.check_child_isolation(shape, shape_tenants)
 
 
-def test_links_are_isolated(shape, tenants):
-    kit.check_link_isolation(shape, tenants)
+def test_links_are_isolated(shape, shape_tenants):
+    kit.check_link_isolation(shape, shape_tenants)
 
 
-def test_a_soft_delete_cascades_and_its_restore_is_exact(shape, tenants):
-    kit.check_soft_delete_and_restore(shape, tenants)
+def test_a_soft_delete_cascades_and_its_restore_is_exact(shape, shape_tenants):
+    kit.check_soft_delete_and_restore(shape, shape_tenants)
 
 
-def test_creates_and_updates_are_audited_under_the_tenant(shape, tenants, django_user_model):
-    kit.check_audit(shape, tenants, django_user_model.objects.create_user("clerk"))
+def test_creates_and_updates_are_audited_under_the_tenant(shape, shape_tenants, django_user_model):
+    kit.check_audit(shape, shape_tenants, django_user_model.objects.create_user("clerk"))
 
 
-def test_a_stale_save_raises_conflict(shape, tenants):
-    kit.check_stale_save_conflicts(shape, tenants)
+def test_a_stale_save_raises_conflict(shape, shape_tenants):
+    kit.check_stale_save_conflicts(shape, shape_tenants)

@@ -23,8 +23,8 @@ from django_prodpatterns.context import audit_context, tenant_context
 from django_prodpatterns.exceptions import ConflictError
 from django_prodpatterns.models import AuditLog, get_tenant_model
 from django_prodpatterns.testing import assert_link_isolation, assert_tenant_isolation
+from tests.helpers import APP
 
-APP = "app"
 DATABASES = ["default", APP]
 
 

@@ -15,9 +15,9 @@ from django.urls import reverse
 from django_prodpatterns.acting import SESSION_KEY
 from django_prodpatterns.context import tenant_context
 from django_prodpatterns.models import AuditLog, Tenant, TenantAccess
+from tests.helpers import APP
 from tests.testapp.models import Member, Ticket
 
-APP = "app"
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP, "cross_tenant"])
 
 TICKETS = reverse("admin:testapp_ticket_changelist")
@@ -314,7 +314,7 @@ def test_the_default_tenant_model_has_an_admin(tickets):
 def test_the_tenant_admin_is_registered_only_for_the_default_tenant_model():
     from django.contrib.admin import AdminSite
 
-    from django_prodpatterns.admin_tenancy import register_tenant_admin
+    from django_prodpatterns.admin.tenancy import register_tenant_admin
 
     register_tenant_admin(site := AdminSite(name="default_tenant_model"))
     assert site.is_registered(Tenant)
@@ -333,7 +333,7 @@ def test_an_empty_list_of_a_tenant_model_says_why(rf):
     from django.template.response import TemplateResponse
     from django.urls import resolve
 
-    from django_prodpatterns.admin_tenancy import add_admin_notices
+    from django_prodpatterns.admin.tenancy import add_admin_notices
 
     request = rf.get(TICKETS)
     request.user = staff("root", superuser=True)

@@ -14,12 +14,10 @@ import contextvars
 import json
 import re
 import threading
-import time
 import uuid
 from io import StringIO
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
@@ -34,10 +32,9 @@ from django_prodpatterns.db import signing
 from django_prodpatterns.db.audit import AUDIT_FUNCTION
 from django_prodpatterns.db.versioned import in_schema, sql_file
 from django_prodpatterns.models import AuditLog
+from tests.helpers import APP, BOUNCER, statement_seen
 from tests.testapp.models import Document, Ticket
 
-APP = "app"
-BOUNCER = ["bouncer"] if "bouncer" in settings.DATABASES else []  # transaction pooling
 NOT_OWNERS = [APP, "cross_tenant", *BOUNCER]
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "setup", *NOT_OWNERS])
 
@@ -374,18 +371,7 @@ def test_the_owners_backfill_context_replayed_by_the_application_role():
     thread = threading.Thread(target=owner_backfill)
     thread.start()
     started.wait(5)
-    seen = ""
-    for _ in range(100):
-        with connections["setup"].cursor() as cursor:
-            cursor.execute(
-                "SELECT query FROM pg_stat_activity"
-                " WHERE query LIKE '%%backfill statement%%' AND pid <> pg_backend_pid()"
-            )
-            row = cursor.fetchone()
-        if row and "prodpatterns" in row[0]:
-            seen = row[0]
-            break
-        time.sleep(0.02)
+    seen = statement_seen("setup", "backfill statement")
     thread.join()
     stolen = SET_LOCAL.findall(seen) + SET_CONTEXT.findall(seen)
     assert stolen, seen

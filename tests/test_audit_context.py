@@ -9,9 +9,9 @@ from django.test import AsyncClient, Client
 
 from django_prodpatterns.context import audit_context
 from django_prodpatterns.models import AuditLog
+from tests.helpers import APP
 from tests.testapp.models import Document
 
-APP = "app"
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP])
 
 

@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from django_prodpatterns.context import tenant_context
 from django_prodpatterns.models import AuditLog
+from tests.helpers import APP
 from tests.testapp.models import Document, Ticket
 
-APP = "app"
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP])
 
 

@@ -4,27 +4,16 @@ only, every row is audited, and a bad row is named and nothing is written."""
 from decimal import Decimal
 
 import pytest
-from django.db import models
 
 from django_prodpatterns.bulk import copy_insert, upsert
 from django_prodpatterns.context import audit_context, tenant_context
 from django_prodpatterns.exceptions import BulkWriteError, TenantMismatch, TenantRequired
 from django_prodpatterns.models import AuditLog
 from tests.composed.models import Invoice, InvoiceLine
+from tests.helpers import APP, CROSS
 from tests.testapp.models import Entry
 
-APP = "app"
-CROSS = "cross_tenant"
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP, CROSS])
-
-
-@pytest.fixture
-def tenants(tenant_pair):
-    yield tenant_pair
-    for tenant in tenant_pair:
-        with tenant_context(tenant):
-            models.QuerySet.delete(InvoiceLine._base_manager.using(APP).all())
-            models.QuerySet.delete(Invoice._base_manager.using(APP).all())
 
 
 def everything():
@@ -39,9 +28,9 @@ def rows(n, start=0):
 
 
 def test_copy_insert_lands_in_the_current_tenant_with_timestamps_and_audit(
-    tenants, django_user_model
+    invoice_tenants, django_user_model
 ):
-    a, b = tenants
+    a, b = invoice_tenants
     clerk = django_user_model.objects.create_user("importer")
     with tenant_context(a), audit_context(actor=clerk, reason="import"):
         assert copy_insert(Invoice, rows(500), using=APP) == 500
@@ -60,8 +49,8 @@ def test_copy_insert_lands_in_the_current_tenant_with_timestamps_and_audit(
     assert {t for t, _, _ in everything()} == {a.pk}
 
 
-def test_instances_and_foreign_keys_are_accepted(tenants):
-    a, _ = tenants
+def test_instances_and_foreign_keys_are_accepted(invoice_tenants):
+    a, _ = invoice_tenants
     with tenant_context(a):
         invoice = Invoice.objects.using(APP).create(number="I-1")
         lines = [InvoiceLine(invoice=invoice, amount=n) for n in range(3)]
@@ -81,8 +70,8 @@ BAD_ROWS = [
 
 
 @pytest.mark.parametrize("bad, error, message", BAD_ROWS, ids=lambda v: str(v)[:30])
-def test_a_bad_row_is_named_and_nothing_is_written(tenants, bad, error, message):
-    a, b = tenants
+def test_a_bad_row_is_named_and_nothing_is_written(invoice_tenants, bad, error, message):
+    a, b = invoice_tenants
     if bad.get("tenant_id") == "other":
         bad = {**bad, "tenant_id": b.pk}
     with tenant_context(a):
@@ -105,8 +94,8 @@ def test_a_plain_model_needs_no_tenant():
     assert sorted(Entry.objects.values_list("rank", flat=True)) == [0, 1, 2, 3, 4]
 
 
-def test_upsert_counts_inserts_and_updates_and_keeps_every_pattern(tenants):
-    a, b = tenants
+def test_upsert_counts_inserts_and_updates_and_keeps_every_pattern(invoice_tenants):
+    a, b = invoice_tenants
     with tenant_context(b):
         copy_insert(Invoice, rows(3), using=APP)  # the same numbers in another tenant
     with tenant_context(a):
@@ -139,8 +128,8 @@ def test_upsert_counts_inserts_and_updates_and_keeps_every_pattern(tenants):
         ]
 
 
-def test_upsert_refuses_duplicates_in_the_batch_and_unknown_keys(tenants):
-    a, b = tenants
+def test_upsert_refuses_duplicates_in_the_batch_and_unknown_keys(invoice_tenants):
+    a, b = invoice_tenants
     with tenant_context(a):
         with pytest.raises(BulkWriteError, match="Rows 0 and 2 have the same tenant, number"):
             upsert(

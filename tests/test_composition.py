@@ -23,8 +23,8 @@ from django_prodpatterns.markers import (
 from django_prodpatterns.models import AuditLog, SoftDeleteModel, TenantModel
 from django_prodpatterns.querysets import PatternManager
 from tests.composed import models as composed
+from tests.helpers import APP, delete_in_each_tenant
 
-APP = "app"
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP])
 
 COMBINATIONS = [
@@ -49,13 +49,10 @@ by_name = pytest.mark.parametrize("model", COMBINATIONS, ids=lambda m: m.__name_
 
 
 @pytest.fixture
-def tenants(tenant_pair):
-    """Two tenants; their rows go before the tenants do (the tenant key PROTECTs)."""
+def combination_tenants(tenant_pair):
+    """Two tenants; the rows of every tenant combination go before the tenants do."""
     yield tenant_pair
-    for tenant in tenant_pair:
-        with tenant_context(tenant):
-            for model in TENANT:
-                models.QuerySet.delete(model._base_manager.using(APP).all())
+    delete_in_each_tenant(tenant_pair, *TENANT)
 
 
 def inside(model, tenant):
@@ -80,8 +77,8 @@ def test_the_combinations_cover_each_pair_in_both_orders():
 
 
 @by_name
-def test_managers_show_the_promised_rows(model, tenants):
-    a, b = tenants
+def test_managers_show_the_promised_rows(model, combination_tenants):
+    a, b = combination_tenants
     with inside(model, b):
         model.objects.using(APP).create(name="b-alive")
     with inside(model, a):
@@ -105,8 +102,8 @@ def test_managers_show_the_promised_rows(model, tenants):
 
 
 @by_name
-def test_a_save_is_one_query_and_moves_what_the_model_carries(model, tenants):
-    a, _ = tenants
+def test_a_save_is_one_query_and_moves_what_the_model_carries(model, combination_tenants):
+    a, _ = combination_tenants
     with inside(model, a):
         row = model.objects.using(APP).create(name="one")
         before = row.updated_at if has_updated_at(model) else None
@@ -125,8 +122,8 @@ def test_a_save_is_one_query_and_moves_what_the_model_carries(model, tenants):
 
 
 @by_name
-def test_delete_and_restore_move_version_and_updated_at(model, tenants):
-    a, _ = tenants
+def test_delete_and_restore_move_version_and_updated_at(model, combination_tenants):
+    a, _ = combination_tenants
     with inside(model, a):
         row = model.objects.using(APP).create(name="r")
         start = model._base_manager.using(APP).get(pk=row.pk)
@@ -152,8 +149,8 @@ def test_delete_and_restore_move_version_and_updated_at(model, tenants):
 
 @pytest.mark.parametrize("model", VERSIONED, ids=lambda m: m.__name__)
 @pytest.mark.parametrize("write", ["save", "delete", "hard_delete", "restore"])
-def test_a_stale_instance_conflicts_on_every_write(model, write, tenants):
-    a, _ = tenants
+def test_a_stale_instance_conflicts_on_every_write(model, write, combination_tenants):
+    a, _ = combination_tenants
     if write in ("hard_delete", "restore") and not is_soft_deletable(model):
         write = "delete"
     with inside(model, a):
@@ -177,8 +174,8 @@ def test_a_stale_instance_conflicts_on_every_write(model, write, tenants):
 
 
 @by_name
-def test_update_moves_versions_and_timestamps_and_never_the_tenant(model, tenants):
-    a, b = tenants
+def test_update_moves_versions_and_timestamps_and_never_the_tenant(model, combination_tenants):
+    a, b = combination_tenants
     with inside(model, a):
         row = model.objects.using(APP).create(name="u")
         assert model.objects.using(APP).update(name="changed") == 1
@@ -194,8 +191,10 @@ def test_update_moves_versions_and_timestamps_and_never_the_tenant(model, tenant
 
 
 @pytest.mark.parametrize("model", [m for m in COMBINATIONS if hasattr(m, "audit_history")])
-def test_audited_combinations_record_actor_and_tenant(model, tenants, django_user_model):
-    a, _ = tenants
+def test_audited_combinations_record_actor_and_tenant(
+    model, combination_tenants, django_user_model
+):
+    a, _ = combination_tenants
     actor = django_user_model.objects.create_user("auditor")
     with inside(model, a), audit_context(actor=actor):
         row = model.objects.using(APP).create(name="a")

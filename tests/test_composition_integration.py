@@ -5,25 +5,15 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, transaction
 
 from django_prodpatterns.context import audit_context, tenant_context
 from django_prodpatterns.exceptions import ConflictError
 from django_prodpatterns.models import AuditLog
 from tests.composed.models import Invoice, InvoiceLine
+from tests.helpers import APP, CROSS
 
-APP = "app"
-CROSS = "cross_tenant"
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP, CROSS])
-
-
-@pytest.fixture
-def tenants(tenant_pair):
-    yield tenant_pair
-    for tenant in tenant_pair:
-        with tenant_context(tenant):
-            models.QuerySet.delete(InvoiceLine._base_manager.using(APP).all())
-            models.QuerySet.delete(Invoice._base_manager.using(APP).all())
 
 
 def invoice_with_lines(number, lines=2):
@@ -52,9 +42,9 @@ def entries(action):
 
 
 def test_a_soft_delete_is_audited_with_actor_and_tenant_and_moves_versions(
-    tenants, django_user_model
+    invoice_tenants, django_user_model
 ):
-    a, _ = tenants
+    a, _ = invoice_tenants
     clerk = django_user_model.objects.create_user("clerk")
     with tenant_context(a):
         invoice = invoice_with_lines("A-1")
@@ -80,9 +70,9 @@ def test_a_soft_delete_is_audited_with_actor_and_tenant_and_moves_versions(
         assert {tuple(e.changes["version"]) for e in logged} == {(1, 2)}
 
 
-def test_a_cascade_never_crosses_tenants(tenants):
-    a, b = tenants
-    for tenant in tenants:
+def test_a_cascade_never_crosses_tenants(invoice_tenants):
+    a, b = invoice_tenants
+    for tenant in invoice_tenants:
         with tenant_context(tenant):
             invoice_with_lines(f"{tenant.pk}-1")
     before = state()
@@ -97,8 +87,8 @@ def test_a_cascade_never_crosses_tenants(tenants):
     assert all(row[3] for row in after if row[2] == a.pk)
 
 
-def test_a_restore_is_audited_and_version_checked(tenants, django_user_model):
-    a, _ = tenants
+def test_a_restore_is_audited_and_version_checked(invoice_tenants, django_user_model):
+    a, _ = invoice_tenants
     with tenant_context(a):
         invoice = invoice_with_lines("A-1")
         stale = Invoice.objects.using(APP).get(pk=invoice.pk)
@@ -117,8 +107,8 @@ def test_a_restore_is_audited_and_version_checked(tenants, django_user_model):
         assert all(e.actor_repr == "undo" for e in restored)
 
 
-def test_a_revert_from_the_audit_log_goes_through_the_version_check(tenants):
-    a, _ = tenants
+def test_a_revert_from_the_audit_log_goes_through_the_version_check(invoice_tenants):
+    a, _ = invoice_tenants
     with tenant_context(a):
         invoice = Invoice.objects.using(APP).create(number="A-1", note="first")
         created = AuditLog.objects.using(APP).get(action="create")
@@ -136,9 +126,9 @@ def test_a_revert_from_the_audit_log_goes_through_the_version_check(tenants):
         assert reverted.updated_at > invoice.updated_at
 
 
-def test_restore_deleted_with_a_tenant_restores_only_that_tenants_rows(tenants):
-    a, b = tenants
-    for tenant in tenants:
+def test_restore_deleted_with_a_tenant_restores_only_that_tenants_rows(invoice_tenants):
+    a, b = invoice_tenants
+    for tenant in invoice_tenants:
         with tenant_context(tenant):
             invoice_with_lines(f"{tenant.pk}-1").delete(using=APP)
     out = StringIO()

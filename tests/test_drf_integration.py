@@ -9,7 +9,7 @@ import base64
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connections, models
+from django.db import connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -17,9 +17,9 @@ from django_prodpatterns.context import tenant_context
 from django_prodpatterns.models import AuditLog
 from django_prodpatterns.resolvers import from_user
 from tests.composed.models import Invoice
+from tests.helpers import APP, delete_in_each_tenant
 from tests.testapp.models import Member
 
-APP = "app"
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP])
 PASSWORD = "pw-for-tests"
 
@@ -36,9 +36,7 @@ def shops(tenant_pair, member_tenant, settings):
             invoices.append(Invoice.objects.using(APP).create(number=f"{name}-1"))
         users.append(user)
     yield tenant_pair, users, invoices
-    for tenant in tenant_pair:
-        with tenant_context(tenant):
-            models.QuerySet.delete(Invoice._base_manager.using(APP).all())
+    delete_in_each_tenant(tenant_pair, Invoice)
 
 
 def token_client(user):

@@ -31,7 +31,7 @@ from django_prodpatterns.db.constraints import (
 from django_prodpatterns.db.versioned import SQL_DIR, parse_template, template
 from tests.childrun import ROOT
 from tests.frozen_child import MAKEMIGRATIONS
-from tests.test_setup_command import superuser_url
+from tests.helpers import superuser_url
 
 # The sha256 of every released SQL file. A new file gets its line when it is released;
 # a released line never changes (ship a new version instead).

@@ -8,9 +8,9 @@ from django.urls import reverse
 
 from django_prodpatterns.context import tenant_context
 from tests.composed.models import Invoice, InvoiceLine
+from tests.helpers import APP
 from tests.testapp.models import Member
 
-APP = "app"
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP])
 CHANGELIST = reverse("admin:composed_invoice_changelist")
 

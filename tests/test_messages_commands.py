@@ -30,10 +30,9 @@ from django.utils import timezone
 from psycopg import sql as pgsql
 
 from django_prodpatterns.context import tenant_context
-from django_prodpatterns.db import embedded
+from django_prodpatterns.devserver import embedded
 from tests.composed.models import Invoice
-
-APP, CROSS = "app", "cross_tenant"
+from tests.helpers import APP, CROSS
 
 
 def run(*argv: str) -> str:

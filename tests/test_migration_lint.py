@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from django_prodpatterns.migration_lint import RULES, lint
+from django_prodpatterns.ops.migration_lint import RULES, lint
 from tests.demo_server import ROOT, demo_folder
 
 EXPECTED = [  # (migration, rule, what the operation says)

@@ -12,8 +12,8 @@ import uuid
 from django.conf import settings
 from psycopg import sql as pgsql
 
-from django_prodpatterns.db import embedded
-from django_prodpatterns.db.roles import Role, ensure_role
+from django_prodpatterns.devserver import embedded
+from django_prodpatterns.ops.roles import Role, ensure_role
 
 WORKERS = 4
 ROUNDS = 20

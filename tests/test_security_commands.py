@@ -19,9 +19,9 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from django_prodpatterns.context import tenant_context
+from tests.helpers import CROSS
 from tests.zoo import models as zoo
 
-CROSS = "cross_tenant"
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "app", CROSS])
 
 

@@ -22,10 +22,10 @@ from django_prodpatterns.context import (
     tenant_context,
 )
 from django_prodpatterns.models import AuditLog, Tenant
+from tests.helpers import APP
 from tests.testapp import views
 from tests.testapp.models import Document, Member, Project
 
-APP = "app"
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP])
 
 # The test app's audited view under any path below /audit/touch/, so a path the attacker

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -18,7 +17,6 @@ from io import StringIO
 from types import SimpleNamespace
 
 import pytest
-from django.conf import settings
 from django.core import checks
 from django.core.management import call_command
 from django.db import DatabaseError, IntegrityError, connections, models, transaction
@@ -29,11 +27,10 @@ from django_prodpatterns.checks.tenancy import check_references_into_tenants, ch
 from django_prodpatterns.context import audit_context, tenant_context
 from django_prodpatterns.db.constraints import TenantForeignKey
 from django_prodpatterns.models import AuditLog
+from tests.helpers import APP, BOUNCER, statement_seen
 from tests.testapp.models import Document, Project, Task, Ticket
 from tests.zoo.models import Payslip
 
-APP = "app"
-BOUNCER = ["bouncer"] if "bouncer" in settings.DATABASES else []  # transaction pooling
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP])
 
 
@@ -331,18 +328,7 @@ def test_a_context_read_from_pg_stat_activity_does_not_work_in_another_session(t
     thread = threading.Thread(target=victim_request)
     thread.start()
     started.wait(5)
-    seen = ""
-    for _ in range(100):
-        with connections[APP].cursor() as cursor:
-            cursor.execute(
-                "SELECT query FROM pg_stat_activity"
-                " WHERE query LIKE '%%victim statement%%' AND pid <> pg_backend_pid()"
-            )
-            row = cursor.fetchone()
-        if row and "prodpatterns" in row[0]:
-            seen = row[0]
-            break
-        time.sleep(0.02)
+    seen = statement_seen(APP, "victim statement")
     thread.join()
     assert seen, "the victim's statement was not seen in pg_stat_activity"
     stolen = [value for _, value in SET_LOCAL.findall(seen)] + SET_CONTEXT.findall(seen)

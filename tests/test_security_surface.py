@@ -70,10 +70,12 @@ def shown_counts(response: Any) -> tuple[str, str]:
     """The two figures a changelist prints: under the list ("9 audit log", after the page
     links) and beside the search box ("9 results")."""
     page = response.content.decode()
-    under = re.search(r'<p class="paginator">(.*?)</p>', page, re.DOTALL)
+    # Django 6.1 writes the paginator as <nav>, earlier versions as <p>.
+    under = re.search(r'<(p|nav) class="paginator">(?P<count>.*?)</\1>', page, re.DOTALL)
     beside = re.search(r'<span class="small quiet">(.*?)\(', page, re.DOTALL)
     assert under and beside, "the changelist shows no count"
-    return tuple(" ".join(strip_tags(m.group(1)).split()) for m in (under, beside))
+    shown = (under.group("count"), beside.group(1))
+    return tuple(" ".join(strip_tags(text).split()) for text in shown)
 
 
 def tenant_staff(tenant: Any) -> User:

@@ -11,7 +11,6 @@ connections, so "does not connect" is also checked by the suite itself.
 
 from __future__ import annotations
 
-import os
 import socket
 import uuid
 import warnings
@@ -20,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from io import StringIO
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -29,22 +27,12 @@ from django.core.management import call_command
 from django.test import override_settings
 from psycopg import sql as pgsql
 
-from django_prodpatterns.db.embedded import APP_ROLE
-from django_prodpatterns.db.roles import privileges_snapshot
+from django_prodpatterns.devserver.embedded import APP_ROLE
+from django_prodpatterns.ops.roles import privileges_snapshot
 from django_prodpatterns.ops.setup import role_names
+from tests.helpers import superuser_url
 
 ENGINE = "django.db.backends.postgresql"
-
-
-def superuser_url() -> str:
-    """This run's superuser: ``DATABASE_URL``, or the embedded server's (a Unix socket)."""
-    if os.environ.get("DATABASE_URL"):
-        return os.environ["DATABASE_URL"]
-    server = settings.SETUP_DATABASE
-    return (
-        f"postgresql://{quote(server['USER'])}@/{quote(server['NAME'])}"
-        f"?host={quote(server['HOST'], safe='')}&port={server['PORT']}"
-    )
 
 
 def server_address() -> dict[str, str]:

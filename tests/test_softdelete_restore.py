@@ -6,7 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 from django_prodpatterns import signals
 from django_prodpatterns.exceptions import RestoreConflict
 from tests.factories import AuthorFactory, CategoryFactory, CommentFactory, PostFactory
-from tests.test_softdelete_cascade import query_bound
+from tests.helpers import soft_delete_query_bound
 from tests.testapp.models import Category, Comment, Folder, Post, Remark
 
 pytestmark = pytest.mark.django_db
@@ -102,7 +102,7 @@ def test_restore_query_count_does_not_grow_with_rows(n, django_assert_num_querie
         total, counts = Category.all_objects.filter(pk=category.pk).restore()
     assert total == 1 + 2 * n
     assert counts == {"testapp.Category": 1, "testapp.Post": n, "testapp.Comment": n}
-    assert query_bound() >= 10
+    assert soft_delete_query_bound() >= 10
 
 
 def test_restore_that_collides_with_a_live_unique_value_raises_and_changes_nothing():

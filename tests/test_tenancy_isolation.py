@@ -5,14 +5,12 @@ owner, so row level security really applies.
 """
 
 import pytest
-from django.conf import settings
 
 from django_prodpatterns.context import tenant_context
 from django_prodpatterns.testing import assert_link_isolation, assert_tenant_isolation
+from tests.helpers import APP, BOUNCER
 from tests.testapp.models import Label, Project, Task
 
-APP = "app"
-BOUNCER = ["bouncer"] if "bouncer" in settings.DATABASES else []
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP, *BOUNCER])
 
 

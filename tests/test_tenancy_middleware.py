@@ -7,9 +7,9 @@ from django.contrib.auth.models import User
 from django.test import AsyncClient, Client, override_settings
 
 from django_prodpatterns.context import tenant_context
+from tests.helpers import APP
 from tests.testapp.models import Member, Project
 
-APP = "app"
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP])
 
 

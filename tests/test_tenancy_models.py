@@ -12,9 +12,9 @@ from django.test import override_settings
 from django_prodpatterns.context import tenant_context
 from django_prodpatterns.db.constraints import RowLevelSecurity, TenantForeignKey
 from django_prodpatterns.exceptions import TenantMismatch, TenantRequired
+from tests.helpers import APP
 from tests.testapp.models import Label, Project, Task
 
-APP = "app"
 pytestmark = pytest.mark.django_db(
     transaction=True, databases=["default", APP, "cross_tenant", "setup"]
 )

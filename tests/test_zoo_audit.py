@@ -106,7 +106,7 @@ def test_a_proxy_instance_finds_its_history(tenant, proxy, make):
 
 
 def test_the_admin_history_of_a_proxy_opens_the_tables_entries(tenant):
-    from django_prodpatterns.admin_audit import history_url
+    from django_prodpatterns.admin.audit import history_url
 
     entry = zoo.EntryProxy.objects.create(text="t")
     assert "model=menagerie.Entry&" in history_url(zoo.EntryProxy, entry.pk)
@@ -118,7 +118,7 @@ def test_an_unmanaged_model_has_no_triggers():
 
 def test_the_log_filters_by_the_concrete_label_only(tenant):
     """The log's model filter lists the concrete label once, never the proxy's."""
-    from django_prodpatterns.admin_audit import ModelFilter
+    from django_prodpatterns.admin.audit import ModelFilter
 
     labels = [label for label, _ in ModelFilter.lookups(None, None, None)]
     assert "menagerie.Entry" in labels

@@ -13,10 +13,10 @@ from django.db import DatabaseError, connections, transaction
 
 from django_prodpatterns.context import tenant_context
 from django_prodpatterns.testing import assert_link_isolation, assert_tenant_isolation
+from tests.helpers import APP
 from tests.testapp.models import Project
 from tests.zoo import models as zoo
 
-APP = "app"
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP])
 
 

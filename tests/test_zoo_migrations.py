@@ -46,11 +46,11 @@ from django.core.management import call_command
 from django.db import connections
 from psycopg import sql as pgsql
 
-from django_prodpatterns.db import embedded
 from django_prodpatterns.db.constraints import TENANT_FUNCTION
-from django_prodpatterns.db.embedded import ADMIN_ROLE, APP_ROLE, OWNER_ROLE
-from django_prodpatterns.db.roles import ensure_database, grant_app_privileges
+from django_prodpatterns.devserver import embedded
+from django_prodpatterns.devserver.embedded import ADMIN_ROLE, APP_ROLE, OWNER_ROLE
 from django_prodpatterns.models.tenancy import is_tenant_model
+from django_prodpatterns.ops.roles import ensure_database, grant_app_privileges
 from django_prodpatterns.testing import assert_tenant_isolation
 from tests.zoo import models as zoo
 from tests.zoo_evolution import catalog

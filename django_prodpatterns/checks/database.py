@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from django.apps import apps
+from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
@@ -13,19 +13,7 @@ from django.db.utils import load_backend
 
 from ..conf import SETTINGS_NAME, app_settings, validate
 from ..db import signing
-
-
-def models_of(app_configs: Any) -> list[Any]:
-    """The models of ``app_configs`` (all installed models when None)."""
-    if app_configs is None:
-        return list(apps.get_models())
-    return [m for config in app_configs for m in config.get_models()]
-
-
-def installed_models(app_configs: Any, marker: str) -> list[Any]:
-    """Concrete, non-proxy models (of ``app_configs``, or all) whose class sets ``marker``."""
-    return [m for m in models_of(app_configs) if getattr(m, marker, False) and not m._meta.proxy]
-
+from .inventory import tenant_models
 
 _ROLE_SQL = """
     SELECT current_user, r.rolsuper, r.rolbypassrls,
@@ -59,7 +47,7 @@ _PRIVILEGES_SQL = """
 
 
 @register()
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[Error]:
     """E002: every ``PRODPATTERNS`` key is known and every value has the right shape."""
     problems = validate(getattr(settings, SETTINGS_NAME, {}))
     return [
@@ -75,7 +63,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 
 @register(Tags.database)
 def check_database_vendor(
-    app_configs: Any = None, databases: Iterable[str] | None = None, **kwargs: Any
+    app_configs: Sequence[AppConfig] | None = None,
+    databases: Iterable[str] | None = None,
+    **kwargs: object,
 ) -> list[Warning]:
     """W001: row-level security and audit triggers exist only on PostgreSQL.
 
@@ -102,7 +92,6 @@ def check_database_vendor(
 
 def project_has_tenant_models() -> bool:
     """True when any installed concrete model is tenant-scoped."""
-    from .tenancy import tenant_models
 
     return bool(tenant_models())
 
@@ -257,7 +246,9 @@ def privileged_aliases() -> set[str]:
 
 @register(Tags.database)
 def check_database_roles(
-    app_configs: Any = None, databases: Iterable[str] | None = None, **kwargs: Any
+    app_configs: Sequence[AppConfig] | None = None,
+    databases: Iterable[str] | None = None,
+    **kwargs: object,
 ) -> list[Error | Warning]:
     """E001/W002 for every named PostgreSQL database, except the owner and admin aliases."""
     if not databases:
@@ -279,7 +270,9 @@ PROBE_CONNECT_TIMEOUT = 5
 
 @register(Tags.database)
 def check_default_database_role(
-    app_configs: Any = None, databases: Iterable[str] | None = None, **kwargs: Any
+    app_configs: Sequence[AppConfig] | None = None,
+    databases: Iterable[str] | None = None,
+    **kwargs: object,
 ) -> list[Error | Warning]:
     """E001/W002 for the default alias on every check, not only with ``--database``.
 

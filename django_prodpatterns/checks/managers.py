@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
+from django.apps import AppConfig
 from django.core.checks import Warning, register
+from django.db import models
 
 from ..exceptions import TenantRequired
 from ..markers import SOFT_DELETE_MARKER, TENANT_SCOPED_ATTRIBUTE
 from ..querysets import PatternManager
-from .database import installed_models
+from .inventory import installed_models
 
 # Which soft-delete rows each conventional manager name shows.
 EXPECTED_ROWS = {"all_objects": "all", "deleted_objects": "deleted"}
@@ -20,7 +22,7 @@ COMPOSE_HINT = (
 )
 
 
-def _shows_alive_only(manager: Any) -> bool:
+def _shows_alive_only(manager: models.Manager[models.Model]) -> bool:
     if isinstance(manager, PatternManager):
         return manager.rows == "alive"
     try:
@@ -29,7 +31,7 @@ def _shows_alive_only(manager: Any) -> bool:
         return True  # the user's own tenant-scoped manager: W022 speaks about it
 
 
-def _soft_delete_messages(model: Any) -> list[Warning]:
+def _soft_delete_messages(model: type[models.Model]) -> list[Warning]:
     opts = model._meta
     wrong = []
     if not _shows_alive_only(model._default_manager):
@@ -50,7 +52,7 @@ def _soft_delete_messages(model: Any) -> list[Warning]:
     ]
 
 
-def _tenant_messages(model: Any) -> list[Warning]:
+def _tenant_messages(model: type[models.Model]) -> list[Warning]:
     return [
         Warning(
             f"The manager {manager.name} of {model._meta.label} is not scoped to the current "
@@ -66,7 +68,9 @@ def _tenant_messages(model: Any) -> list[Warning]:
 
 
 @register()
-def check_pattern_managers(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+def check_pattern_managers(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
+) -> list[Warning]:
     """W013 and W022, on every concrete soft-delete or tenant model."""
     messages: list[Warning] = []
     for model in installed_models(app_configs, SOFT_DELETE_MARKER):

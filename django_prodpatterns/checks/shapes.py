@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
-from django.core.checks import Error, Warning, register
+from django.apps import AppConfig
+from django.core.checks import CheckMessage, Error, Warning, register
+from django.db import models
 
 from ..markers import AUDITED_MARKER, SOFT_DELETE_MARKER, TENANT_SCOPED_ATTRIBUTE
-from .database import installed_models
+from .inventory import installed_models
 
 PATTERNS = {
     TENANT_SCOPED_ATTRIBUTE: "TenantModel",
@@ -16,9 +18,11 @@ PATTERNS = {
 }
 
 
-def _pattern_models(app_configs: Any) -> dict[Any, list[str]]:
+def _pattern_models(
+    app_configs: Sequence[AppConfig] | None,
+) -> dict[type[models.Model], list[str]]:
     """Each installed model that carries a pattern with database DDL, and those bases."""
-    found: dict[Any, list[str]] = {}
+    found: dict[type[models.Model], list[str]] = {}
     for marker, base in PATTERNS.items():
         for model in installed_models(app_configs, marker):
             found.setdefault(model, []).append(base)
@@ -26,7 +30,9 @@ def _pattern_models(app_configs: Any) -> dict[Any, list[str]]:
 
 
 @register()
-def check_model_shapes(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+def check_model_shapes(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
+) -> list[CheckMessage]:
     """E003: multi-table inheritance; W003: ``managed = False``.
 
     Multi-table inheritance splits a row over two tables: the tenant column, the audit
@@ -35,7 +41,7 @@ def check_model_shapes(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     than half-enforced. An unmanaged model gets no generated DDL, because migrations run
     none for it.
     """
-    messages: list[Any] = []
+    messages: list[CheckMessage] = []
     for model, bases in _pattern_models(app_configs).items():
         opts = model._meta
         names = " and ".join(bases)

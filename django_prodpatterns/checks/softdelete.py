@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import cast
 
+from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.db import models
 
 from ..conf import SETTINGS_NAME, validate
 from ..markers import SOFT_DELETE_MARKER, TENANT_FIELD, is_tenant_scoped
-from .database import installed_models
+from .inventory import installed_models
 
 
-def _mentions_alive(condition: Any) -> bool:
+def _mentions_alive(condition: object) -> bool:
     """True when a Q object requires ``deleted_at IS NULL`` somewhere in it."""
     for child in getattr(condition, "children", ()):
         if isinstance(child, tuple) and child == ("deleted_at__isnull", True):
@@ -23,12 +25,14 @@ def _mentions_alive(condition: Any) -> bool:
     return False
 
 
-def _soft_delete_models(app_configs: Any) -> list[Any]:
+def _soft_delete_models(app_configs: Sequence[AppConfig] | None) -> list[type[models.Model]]:
     return installed_models(app_configs, SOFT_DELETE_MARKER)
 
 
 @register()
-def check_soft_delete_cascades(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+def check_soft_delete_cascades(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
+) -> list[Error]:
     """E010: every CASCADE into a model that cannot be soft-deleted is a declared choice."""
     from ..relations import child_edges, is_soft_deletable
 
@@ -59,7 +63,9 @@ def check_soft_delete_cascades(app_configs: Any = None, **kwargs: Any) -> list[E
 
 
 @register()
-def check_soft_delete_uniqueness(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+def check_soft_delete_uniqueness(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
+) -> list[Warning]:
     """W010-W012: uniqueness that counts deleted rows."""
     messages = []
     fix = (
@@ -77,13 +83,14 @@ def check_soft_delete_uniqueness(app_configs: Any = None, **kwargs: Any) -> list
             if tenant and not field.one_to_one:
                 continue
             if field.one_to_one:
-                if field.remote_field.parent_link:
+                one_to_one = cast(models.OneToOneField, field)  # concrete: a OneToOneField
+                if one_to_one.remote_field.parent_link:
                     continue
                 messages.append(
                     Warning(
                         f"{opts.label}.{field.name} is a OneToOneField, so it is unique across "
                         "deleted rows too: a soft-deleted row blocks a new one for the same "
-                        f"{field.related_model._meta.object_name}.",
+                        f"{one_to_one.related_model._meta.object_name}.",
                         hint="If rows are re-created after a soft delete, use a ForeignKey "
                         "with alive_unique(...); otherwise silence prodpatterns.W011.",
                         obj=field,

@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
+from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import connections, models
 
 from ..conf import app_settings, validate
-from ..markers import TENANT_FIELD, TENANT_SCOPED_ATTRIBUTE, is_soft_deletable, is_tenant_scoped
-from .database import installed_models, models_of
+from ..markers import TENANT_FIELD, is_soft_deletable, is_tenant_scoped
+from .inventory import models_of, tenant_models
 
-
-def tenant_models(app_configs: Any = None) -> list[Any]:
-    return installed_models(app_configs, TENANT_SCOPED_ATTRIBUTE)
+if TYPE_CHECKING:
+    from django.contrib.contenttypes.fields import GenericForeignKey
 
 
 @register()
-def check_tenant_models(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+def check_tenant_models(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
+) -> list[CheckMessage]:
     """E021, W020 and W023: generated DDL present; uniqueness and references never cross
     tenants."""
     from ..db.constraints import RowLevelSecurity
 
-    messages: list[Any] = []
+    messages: list[CheckMessage] = []
     for model in tenant_models(app_configs):
         opts = model._meta
         messages += _unchecked_references(model)
@@ -72,7 +74,7 @@ def check_tenant_models(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     return messages
 
 
-def _natural_primary_key(model: Any) -> list[Warning]:
+def _natural_primary_key(model: type[models.Model]) -> list[Warning]:
     """W025: a primary key the caller chooses is unique across all tenants.
 
     Inserting a row with a key another tenant uses fails, an unused one succeeds: an
@@ -101,7 +103,9 @@ def _natural_primary_key(model: Any) -> list[Warning]:
 
 
 @register()
-def check_references_into_tenants(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+def check_references_into_tenants(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
+) -> list[Warning]:
     """W024: a model that is not tenant-scoped references a tenant model.
 
     A foreign key's check ignores row level security: such a row accepts another tenant's
@@ -116,9 +120,13 @@ def check_references_into_tenants(app_configs: Any = None, **kwargs: Any) -> lis
             if not (field.is_relation and (field.many_to_one or field.one_to_one)):
                 continue
             target = field.related_model
-            if not (isinstance(target, type) and is_tenant_scoped(target)):
+            if not (
+                isinstance(target, type)
+                and issubclass(target, models.Model)
+                and is_tenant_scoped(target)
+            ):
                 continue
-            if not field.db_constraint:
+            if not field.db_constraint:  # type: ignore[attr-defined]  # not in django-stubs
                 continue
             messages.append(
                 Warning(
@@ -135,7 +143,7 @@ def check_references_into_tenants(app_configs: Any = None, **kwargs: Any) -> lis
     return messages
 
 
-def _to_field_targets(model: Any) -> set[str]:
+def _to_field_targets(model: type[models.Model]) -> set[str]:
     """Names of ``model``'s fields that a foreign key references by ``to_field``."""
     from ..relations import reverse_relations
 
@@ -147,7 +155,7 @@ def _to_field_targets(model: Any) -> set[str]:
     }
 
 
-def _tenant_unique_hint(model: Any, fields: set[str]) -> str:
+def _tenant_unique_hint(model: type[models.Model], fields: set[str]) -> str:
     """The one fix for a unique set without the tenant; on a soft-deletable tenant model
     it also counts only alive rows (so prodpatterns.W010/W012 do not point another way)."""
     names = ", ".join(f'"{name}"' for name in [TENANT_FIELD, *sorted(fields)])
@@ -162,13 +170,14 @@ def _tenant_unique_hint(model: Any, fields: set[str]) -> str:
     return f'Use models.UniqueConstraint(fields=[{names}], name="{name}") instead.'
 
 
-def _unchecked_references(model: Any) -> list[Any]:
+def _unchecked_references(model: type[models.Model]) -> list[Warning]:
     """W023: a reference to another tenant model with ``db_constraint=False``."""
     messages = []
     for field in model._meta.local_fields:
         if not (field.is_relation and (field.many_to_one or field.one_to_one)):
             continue
-        if field.name == TENANT_FIELD or field.db_constraint:
+        # django-stubs lacks ForeignKey.db_constraint
+        if field.name == TENANT_FIELD or field.db_constraint:  # type: ignore[attr-defined]
             continue
         target = field.related_model
         if isinstance(target, type) and is_tenant_scoped(target):
@@ -187,7 +196,9 @@ def _unchecked_references(model: Any) -> list[Any]:
 
 
 @register()
-def check_tenant_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+def check_tenant_middleware(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
+) -> list[CheckMessage]:
     """W021 / E022: TenantMiddleware present, after AuthenticationMiddleware."""
     if not tenant_models():
         return []
@@ -217,7 +228,9 @@ def check_tenant_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]
 
 @register(Tags.database)
 def check_forced_rls(
-    app_configs: Any = None, databases: Iterable[str] | None = None, **kwargs: Any
+    app_configs: Sequence[AppConfig] | None = None,
+    databases: Iterable[str] | None = None,
+    **kwargs: object,
 ) -> list[Error]:
     """E020: a table owned by the connected role must FORCE row level security."""
     if not databases:
@@ -263,7 +276,7 @@ BUILTIN_RESOLVERS = "django_prodpatterns.resolvers."
 SUGGESTION_DEPTH = 3
 
 
-def _step(model: Any, name: str) -> Any:
+def _step(model: type[models.Model], name: str) -> Any:  # a field, relation or attribute
     """What ``name`` is on instances of ``model``: a field or relation (by the name an
     instance reads it under: a reverse relation's accessor, not its query name), a Python
     attribute of the class, or None when instances have no such attribute."""
@@ -279,17 +292,19 @@ def _step(model: Any, name: str) -> Any:
     return None if field.auto_created and not field.concrete else field
 
 
-def _target(step: Any) -> Any:
+def _target(step: Any) -> type[models.Model] | None:
     """The model a relation leads to (None for a generic foreign key)."""
     model = step.related_model
     return model if isinstance(model, type) else None
 
 
-def _is_tenant(model: Any, tenant_model: Any) -> bool:
+def _is_tenant(model: type[models.Model] | None, tenant_model: type[models.Model]) -> bool:
     return model is not None and model._meta.concrete_model is tenant_model._meta.concrete_model
 
 
-def tenant_path_problem(model: Any, path: str, tenant_model: Any) -> str | None:
+def tenant_path_problem(
+    model: type[models.Model], path: str, tenant_model: type[models.Model]
+) -> str | None:
     """Why ``instance.<path>`` of a ``model`` instance is not a tenant, or None when it is
     (or cannot be known: a property or another Python attribute is trusted).
 
@@ -333,7 +348,9 @@ def tenant_path_problem(model: Any, path: str, tenant_model: Any) -> str | None:
     return None
 
 
-def user_attribute_problem(user_model: Any, attribute: str, tenant_model: Any) -> str | None:
+def user_attribute_problem(
+    user_model: type[models.Model], attribute: str, tenant_model: type[models.Model]
+) -> str | None:
     """Why neither ``user.<attribute>`` nor ``user.<attribute>s`` (many tenants) names the
     user's tenants, as :func:`~..resolvers.user_tenants` reads them; None when one does."""
     problem = tenant_path_problem(user_model, attribute, tenant_model)
@@ -342,14 +359,16 @@ def user_attribute_problem(user_model: Any, attribute: str, tenant_model: Any) -
     return problem
 
 
-def tenant_paths(model: Any, tenant_model: Any, depth: int = SUGGESTION_DEPTH) -> list[str]:
+def tenant_paths(
+    model: type[models.Model], tenant_model: type[models.Model], depth: int = SUGGESTION_DEPTH
+) -> list[str]:
     """Paths of relations from ``model`` to the tenant model, shortest first (for hints)."""
     found: list[str] = []
-    frontier: list[tuple[str, Any]] = [("", model)]
+    frontier: list[tuple[str, type[models.Model]]] = [("", model)]
     for _ in range(depth):
         following = []
         for prefix, current in frontier:
-            relations = [
+            relations: list[models.Field | models.ForeignObjectRel | GenericForeignKey] = [
                 *(f for f in current._meta.get_fields() if f.concrete and f.is_relation),
                 *current._meta.related_objects,
             ]
@@ -372,7 +391,9 @@ def tenant_paths(model: Any, tenant_model: Any, depth: int = SUGGESTION_DEPTH) -
 
 
 @register()
-def check_tenant_user_attribute(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+def check_tenant_user_attribute(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
+) -> list[Error]:
     """E023: ``TENANT_USER_ATTRIBUTE`` does not lead from ``AUTH_USER_MODEL`` to the tenant.
 
     Checked when a built-in resolver reads it, or when the project sets it (then its own

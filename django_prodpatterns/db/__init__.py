@@ -1,1 +1,1 @@
-"""The PostgreSQL side of the context channel: session settings, roles, embedded server."""
+"""The PostgreSQL side of the context channel and the DDL the models generate."""

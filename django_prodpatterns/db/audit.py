@@ -14,7 +14,11 @@ triggers' own SQL is ``sql/audit_triggers_v<N>.sql``, at the version the migrati
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import cast
+
+from django.db import models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 from .constraints import _SQLConstraint
 from .versioned import PostgresRunSQL, required_statements, sql_file
@@ -32,9 +36,14 @@ class AuditTriggers(_SQLConstraint):
 
     path = "django_prodpatterns.db.audit.AuditTriggers"
     kind = "audit_triggers"
-    options = ("label", "pk", "tenant", "redact", "ignore")
+    options: tuple[str, ...] = ("label", "pk", "tenant", "redact", "ignore")
+    label: str  # the model's label, as entries name it
+    pk: str  # the primary key's column
+    tenant: str | None  # the tenant column; "" (or None) for a model without one
+    redact: Sequence[str]  # columns whose values are never stored
+    ignore: Sequence[str]  # columns whose change alone is no change
 
-    def _arguments(self, schema_editor: Any) -> str:
+    def _arguments(self, schema_editor: BaseDatabaseSchemaEditor) -> str:
         values = [
             self.label,
             self.pk,
@@ -44,11 +53,13 @@ class AuditTriggers(_SQLConstraint):
         ]
         return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
 
-    def table(self, model: Any) -> str:
+    def table(self, model: type[models.Model]) -> str:
         """The audited table's name."""
         return model._meta.db_table
 
-    def values(self, model: Any, schema_editor: Any) -> dict[str, str]:
+    def values(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> dict[str, str]:
         quote = schema_editor.quote_name
         return {
             "table": quote(self.table(model)),
@@ -56,13 +67,17 @@ class AuditTriggers(_SQLConstraint):
             **{f"name{suffix}": quote(self.name + suffix) for suffix in TRIGGER_SUFFIXES},
         }
 
-    def create_statements(self, model: Any, schema_editor: Any) -> list[str]:
+    def create_statements(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> list[str]:
         return [
             *required_statements(self.template.files("requires"), schema_editor.connection),
             *self.template.statements("create", self.values(model, schema_editor)),
         ]
 
-    def remove_statements(self, model: Any, schema_editor: Any) -> list[str]:
+    def remove_statements(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> list[str]:
         return self.template.statements("remove", self.values(model, schema_editor))
 
 
@@ -77,6 +92,11 @@ class ThroughAuditTriggers(AuditTriggers):
 
     path = "django_prodpatterns.db.audit.ThroughAuditTriggers"
     options = ("field", "label", "pk", "tenant", "redact", "ignore")
+    field: str  # the many-to-many field
 
-    def table(self, model: Any) -> str:
-        return model._meta.get_field(self.field).remote_field.through._meta.db_table
+    def table(self, model: type[models.Model]) -> str:
+        through = cast(
+            models.ManyToManyField, model._meta.get_field(self.field)
+        ).remote_field.through
+        assert through is not None  # resolved before migrations run
+        return through._meta.db_table

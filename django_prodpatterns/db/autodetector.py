@@ -18,11 +18,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
 from django.db import models
 from django.db.migrations import operations
 from django.db.migrations.autodetector import MigrationAutodetector
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ModelState
 
 from ..markers import TENANT_FIELD
 from .constraints import TenantForeignKey
@@ -35,9 +37,14 @@ def _is_tenant_key_reference(operation: object) -> bool:
     )
 
 
+_Operation = TypeVar("_Operation", bound=Operation)
+
+
 class TenantAwareAutodetector(MigrationAutodetector):
+    generated_operations: dict[str, list[Operation]]  # not in django-stubs
+
     def _sort_migrations(self) -> None:
-        super()._sort_migrations()
+        super()._sort_migrations()  # type: ignore[misc]  # not in django-stubs
         for app_label, ops in self.generated_operations.items():
             ops = self._renames(app_label, ops)
             ops = self._retargeted_keys(app_label, ops)
@@ -46,14 +53,15 @@ class TenantAwareAutodetector(MigrationAutodetector):
             rest = [op for op in ops if not _is_tenant_key_reference(op)]
             self.generated_operations[app_label] = rest + last
 
-    def _old_model_state(self, app_label: str, model_name: str) -> Any:
+    def _old_model_state(self, app_label: str, model_name: str) -> ModelState | None:
         old_name = self.renamed_models.get((app_label, model_name), model_name)
         return self.from_state.models.get((app_label, old_name))
 
-    def _renames(self, app_label: str, ops: list[Any]) -> list[Any]:
+    def _renames(self, app_label: str, ops: list[Operation]) -> list[Operation]:
         """Pair each removed constraint with an added one that differs only by name."""
         added = [op for op in ops if isinstance(op, operations.AddConstraint)]
-        result, paired = [], set()
+        result: list[Operation] = []
+        paired: set[int] = set()
         for op in ops:
             if isinstance(op, operations.RemoveConstraint):
                 removed = self._removed_constraint(app_label, op)
@@ -78,13 +86,17 @@ class TenantAwareAutodetector(MigrationAutodetector):
             result.append(op)
         return [op for op in result if id(op) not in paired]
 
-    def _removed_constraint(self, app_label: str, op: Any) -> Any:
+    def _removed_constraint(
+        self, app_label: str, op: operations.RemoveConstraint
+    ) -> models.BaseConstraint | None:
         """The constraint a RemoveConstraint removes, as the old state has it."""
         old_state = self._old_model_state(app_label, op.model_name_lower)
         constraints = old_state.options.get("constraints", []) if old_state else []
         return next((c for c in constraints if c.name == op.name), None)
 
-    def _with_renamed_fields(self, app_label: str, model_name: str, constraint: Any) -> Any:
+    def _with_renamed_fields(
+        self, app_label: str, model_name: str, constraint: models.BaseConstraint
+    ) -> models.BaseConstraint:
         """``constraint`` with its fields under the names RenameField gives them."""
         renamed = {
             old: new
@@ -98,7 +110,7 @@ class TenantAwareAutodetector(MigrationAutodetector):
         kwargs["fields"] = tuple(renamed.get(name, name) for name in fields)
         return type(constraint)(*args, **kwargs)
 
-    def _keys_after_references(self, app_label: str, ops: list[Any]) -> list[Any]:
+    def _keys_after_references(self, app_label: str, ops: list[Operation]) -> list[Operation]:
         """Remove a (tenant, key) unique key only after the tenant foreign keys that may
         reference it (its index cannot go while one does)."""
         references = [
@@ -122,12 +134,12 @@ class TenantAwareAutodetector(MigrationAutodetector):
         at = kept.index(ops[last]) + 1
         return kept[:at] + moved + kept[at:]
 
-    def _retargeted_keys(self, app_label: str, ops: list[Any]) -> list[Any]:
+    def _retargeted_keys(self, app_label: str, ops: list[Operation]) -> list[Operation]:
         """Drop and re-create the tenant key of a field that now points elsewhere."""
-        result = []
+        result: list[Operation] = []
         for op in ops:
             key = self._retargeted_key(app_label, op)
-            if key is not None:
+            if key is not None and isinstance(op, operations.AlterField):  # (only those have one)
                 result += [
                     _with_deps(
                         operations.RemoveConstraint(model_name=op.model_name, name=key.name), op
@@ -141,7 +153,7 @@ class TenantAwareAutodetector(MigrationAutodetector):
                 result.append(op)
         return result
 
-    def _retargeted_key(self, app_label: str, op: Any) -> TenantForeignKey | None:
+    def _retargeted_key(self, app_label: str, op: Operation) -> TenantForeignKey | None:
         if not isinstance(op, operations.AlterField):
             return None
         old_state = self._old_model_state(app_label, op.model_name_lower)
@@ -149,10 +161,11 @@ class TenantAwareAutodetector(MigrationAutodetector):
         if old_state is None or new_state is None or op.name not in old_state.fields:
             return None
         old_field, new_field = old_state.fields[op.name], op.field
-        if not (old_field.is_relation and new_field.is_relation):
+        old_rel, new_rel = old_field.remote_field, new_field.remote_field
+        if old_rel is None or new_rel is None:  # not both relations (is_relation)
             return None
-        old_target = (_label(old_field.remote_field.model), getattr(old_field, "to_fields", None))
-        new_target = (_label(new_field.remote_field.model), getattr(new_field, "to_fields", None))
+        old_target = (_label(old_rel.model), getattr(old_field, "to_fields", None))
+        new_target = (_label(new_rel.model), getattr(new_field, "to_fields", None))
         if self._renamed_label(old_target[0]) == new_target[0] and old_target[1] == new_target[1]:
             return None
         keys = [
@@ -174,7 +187,7 @@ class TenantAwareAutodetector(MigrationAutodetector):
         return label
 
 
-def _is_tenant_key(constraint: Any) -> bool:
+def _is_tenant_key(constraint: object) -> bool:
     """A generated (tenant, key) unique key, which tenant foreign keys reference."""
     return (
         isinstance(constraint, models.UniqueConstraint)
@@ -184,13 +197,14 @@ def _is_tenant_key(constraint: Any) -> bool:
     )
 
 
-def _with_deps(new: Any, like: Any) -> Any:
+def _with_deps(new: _Operation, like: Operation) -> _Operation:
     """``new`` with the dependencies the autodetector recorded for ``like``."""
-    new._auto_deps = list(getattr(like, "_auto_deps", []))
+    # The autodetector's own bookkeeping (add_operation()), not in django-stubs.
+    new._auto_deps = list(getattr(like, "_auto_deps", []))  # type: ignore[attr-defined]
     return new
 
 
-def _label(model: Any) -> str:
+def _label(model: type[models.Model] | str) -> str:
     """``app_label.model_name`` (lower case) of a model class or a lazy reference."""
     if isinstance(model, str):
         return model.lower()

@@ -10,9 +10,12 @@ On databases other than PostgreSQL every statement here is skipped.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from typing import Self, cast
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.models import BaseConstraint
 
 from .versioned import Template, required_statements, template
@@ -30,7 +33,23 @@ def current_tenant_sql(cast: str) -> str:
     return f"(SELECT {TENANT_FUNCTION}())::{cast}"
 
 
-def _is_postgresql(schema_editor: Any) -> bool:
+def _field(model: type[models.Model], name: str) -> models.Field:
+    """``model``'s field ``name`` (a concrete field, where the caller uses this)."""
+    return cast(models.Field, model._meta.get_field(name))
+
+
+def _column(field: models.Field) -> str:
+    """The field's column: every field these constraints name has one."""
+    column = field.column
+    assert column is not None, f"{field} has no column"
+    return column
+
+
+def _foreign_key(model: type[models.Model], name: str) -> models.ForeignKey:
+    return cast(models.ForeignKey, model._meta.get_field(name))
+
+
+def _is_postgresql(schema_editor: BaseDatabaseSchemaEditor) -> bool:
     return schema_editor.connection.vendor == "postgresql"
 
 
@@ -49,47 +68,64 @@ class _SQLConstraint(BaseConstraint):
     current_version = 1
     options: tuple[str, ...] = ()
 
-    def __init__(self, *, name: str, version: int = 1, **options: Any) -> None:
+    def __init__(self, *, name: str, version: int = 1, **options: object) -> None:
         super().__init__(name=name)
         self.version = version
         for key in self.options:
             setattr(self, key, options[key])
 
     @classmethod
-    def current(cls, **kwargs: Any) -> Any:
+    def current(cls, *, name: str, **options: object) -> Self:
         """The constraint as this release generates it for a model (its newest version)."""
-        return cls(version=cls.current_version, **kwargs)
+        return cls(name=name, version=cls.current_version, **options)
 
     @property
     def template(self) -> Template:
         return template(self.kind, self.version)
 
-    def create_statements(self, model: Any, schema_editor: Any) -> list[str]:
+    def create_statements(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> list[str]:
         raise NotImplementedError
 
-    def remove_statements(self, model: Any, schema_editor: Any) -> list[str]:
+    def remove_statements(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> list[str]:
         raise NotImplementedError
 
-    def constraint_sql(self, model: Any, schema_editor: Any) -> None:
+    # Returning None (no SQL) is fine with Django's schema editor, not with django-stubs.
+    def constraint_sql(  # type: ignore[override]
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> None:
         # Inside CREATE TABLE nothing is inlined: the statements run once the tables of the
         # migration exist (deferred SQL), which also covers many-to-many tables.
         if _is_postgresql(schema_editor):
             schema_editor.deferred_sql.extend(self.create_statements(model, schema_editor))
 
-    def create_sql(self, model: Any, schema_editor: Any) -> str | None:
+    def create_sql(  # type: ignore[override]  # None: no SQL, as for constraint_sql()
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> str | None:
         if not _is_postgresql(schema_editor):
             return None
         return ";\n".join(self.create_statements(model, schema_editor))
 
-    def remove_sql(self, model: Any, schema_editor: Any) -> str | None:
+    def remove_sql(  # type: ignore[override]  # None: no SQL, as for constraint_sql()
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> str | None:
         if not _is_postgresql(schema_editor):
             return None
         return ";\n".join(self.remove_statements(model, schema_editor))
 
-    def validate(self, model: Any, instance: Any, exclude: Any = None, using: Any = None) -> None:
+    def validate(
+        self,
+        model: type[models.Model],
+        instance: models.Model,
+        exclude: Collection[str] | None = None,
+        using: str | None = None,
+    ) -> None:
         return None
 
-    def deconstruct(self) -> tuple[str, tuple, dict[str, Any]]:
+    def deconstruct(self) -> tuple[str, tuple[()], dict[str, object]]:
         options = {key: getattr(self, key) for key in self.options}
         return self.path, (), {"name": self.name, **options, "version": self.version}
 
@@ -107,29 +143,42 @@ class _Policy(_SQLConstraint):
     """ENABLE + FORCE row level security on a table and create one policy on it."""
 
     options = ("field",)
+    field: str  # the tenant column's field (RowLevelSecurity) or the many-to-many field
 
-    def values(self, model: Any, schema_editor: Any) -> dict[str, str]:
+    def values(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> dict[str, str]:
         """The template's placeholders (quoted names) for ``model``."""
         raise NotImplementedError
 
-    def _rendered(self, model: Any, schema_editor: Any) -> dict[str, str]:
+    def _rendered(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> dict[str, str]:
         values = self.values(model, schema_editor)
         return {**values, "condition": self.template.statement("condition", values)}
 
-    def create_statements(self, model: Any, schema_editor: Any) -> list[str]:
+    def create_statements(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> list[str]:
         return [
             *required_statements(self.template.files("requires"), schema_editor.connection),
             *self.template.statements("create", self._rendered(model, schema_editor)),
         ]
 
-    def condition_sql(self, model: Any, schema_editor: Any) -> str:
+    def condition_sql(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> str:
         """The policy's ``USING`` and ``WITH CHECK`` condition (the drift check's yardstick)."""
         return self._rendered(model, schema_editor)["condition"]
 
-    def remove_statements(self, model: Any, schema_editor: Any) -> list[str]:
+    def remove_statements(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> list[str]:
         return self.template.statements("remove", self.values(model, schema_editor))
 
-    def rename_statements(self, model: Any, schema_editor: Any, new_name: str) -> list[str]:
+    def rename_statements(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor, new_name: str
+    ) -> list[str]:
         values = {
             **self.values(model, schema_editor),
             "new_name": schema_editor.quote_name(new_name),
@@ -150,14 +199,16 @@ class RowLevelSecurity(_Policy):
     path = "django_prodpatterns.db.constraints.RowLevelSecurity"
     kind = "tenant_policy"
 
-    def values(self, model: Any, schema_editor: Any) -> dict[str, str]:
-        field = model._meta.get_field(self.field)
+    def values(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> dict[str, str]:
+        field = _field(model, self.field)
         quote = schema_editor.quote_name
         return {
             "table": quote(model._meta.db_table),
             "policy": quote(self.name),
-            "column": quote(field.column),
-            "cast": field.db_type(schema_editor.connection),
+            "column": quote(_column(field)),
+            "cast": str(field.db_type(schema_editor.connection)),
         }
 
 
@@ -172,18 +223,21 @@ class ThroughRowLevelSecurity(_Policy):
     path = "django_prodpatterns.db.constraints.ThroughRowLevelSecurity"
     kind = "link_policy"
 
-    def values(self, model: Any, schema_editor: Any) -> dict[str, str]:
-        m2m = model._meta.get_field(self.field)
+    def values(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> dict[str, str]:
+        m2m = cast(models.ManyToManyField, model._meta.get_field(self.field))
         through = m2m.remote_field.through
+        assert through is not None  # resolved before migrations run
         quote = schema_editor.quote_name
         values = {"table": quote(through._meta.db_table), "policy": quote(self.name)}
         names = (m2m.m2m_field_name(), m2m.m2m_reverse_field_name())
         ends = zip(("first", "second"), names, strict=True)
         for end, name in ends:
-            fk = through._meta.get_field(name)
+            fk = _foreign_key(through, name)
             values[f"{end}_table"] = quote(fk.related_model._meta.db_table)
-            values[f"{end}_key"] = quote(fk.target_field.column)
-            values[f"{end}_column"] = quote(fk.column)
+            values[f"{end}_key"] = quote(_column(fk.target_field))
+            values[f"{end}_column"] = quote(_column(fk))
         return values
 
 
@@ -201,75 +255,97 @@ class TenantForeignKey(_SQLConstraint):
     path = "django_prodpatterns.db.constraints.TenantForeignKey"
     kind = "tenant_key"
     options = ("field", "tenant_field")
+    field: str  # the foreign key
+    tenant_field: str  # the tenant column's field, on both ends
 
-    def values(self, model: Any, schema_editor: Any) -> dict[str, str]:
+    def values(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> dict[str, str]:
         """The template's placeholders; the field may be gone already when removing."""
         quote = schema_editor.quote_name
         values = {"table": quote(model._meta.db_table), "name": quote(self.name)}
         try:
-            fk = model._meta.get_field(self.field)
+            fk = _foreign_key(model, self.field)
         except FieldDoesNotExist:
             return values
         target = fk.related_model
         return {
             **values,
-            "tenant_column": quote(model._meta.get_field(self.tenant_field).column),
-            "column": quote(fk.column),
+            "tenant_column": quote(_column(_field(model, self.tenant_field))),
+            "column": quote(_column(fk)),
             "target_table": quote(target._meta.db_table),
-            "target_tenant_column": quote(target._meta.get_field(self.tenant_field).column),
-            "target_column": quote(fk.target_field.column),
+            "target_tenant_column": quote(_column(_field(target, self.tenant_field))),
+            "target_column": quote(_column(fk.target_field)),
         }
 
-    def create_statements(self, model: Any, schema_editor: Any) -> list[str]:
+    def create_statements(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> list[str]:
         return self.template.statements("create", self.values(model, schema_editor))
 
-    def constraint_sql(self, model: Any, schema_editor: Any) -> None:
+    def constraint_sql(  # type: ignore[override]  # see _SQLConstraint.constraint_sql()
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> None:
         super().constraint_sql(model, schema_editor)
         self._drop_single_column_key_later(schema_editor)
 
-    def create_sql(self, model: Any, schema_editor: Any) -> str | None:
+    def create_sql(  # type: ignore[override]  # see _SQLConstraint.create_sql()
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> str | None:
         sql = super().create_sql(model, schema_editor)
         self._drop_single_column_key_later(schema_editor)
         return sql
 
-    def _drop_single_column_key_later(self, schema_editor: Any) -> None:
+    def _drop_single_column_key_later(self, schema_editor: BaseDatabaseSchemaEditor) -> None:
         """Django creates a new model's foreign keys at the end of the migration (deferred
         SQL), after an AddConstraint has run: the redundant one goes after that."""
         if _is_postgresql(schema_editor):
             files = self.template.files("after")
             schema_editor.deferred_sql.extend(required_statements(files, schema_editor.connection))
 
-    def remove_statements(self, model: Any, schema_editor: Any) -> list[str]:
+    def remove_statements(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> list[str]:
         quote = schema_editor.quote_name
         table = quote(model._meta.db_table)
         statements = self.template.statements("remove", self.values(model, schema_editor))
         try:
-            fk = model._meta.get_field(self.field)
+            fk = _foreign_key(model, self.field)
         except FieldDoesNotExist:
             return statements  # the field goes too
-        if fk.db_constraint:  # the column keeps a reference: Django's own foreign key
+        # Not in django-stubs: ForeignKey.db_constraint and the schema editor's private
+        # _fk_constraint_name() and _create_fk_sql(), which Django's own foreign keys use.
+        if fk.db_constraint:  # type: ignore[attr-defined]  # (a reference: Django's own key)
             suffix = "_fk_%(to_table)s_%(to_column)s"
-            name = schema_editor._fk_constraint_name(model, fk, suffix)
+            name = schema_editor._fk_constraint_name(model, fk, suffix)  # type: ignore[attr-defined]
             statements += [
                 f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}",
-                str(schema_editor._create_fk_sql(model, fk, suffix)),
+                str(schema_editor._create_fk_sql(model, fk, suffix)),  # type: ignore[attr-defined]
             ]
         return statements
 
-    def rename_statements(self, model: Any, schema_editor: Any, new_name: str) -> list[str]:
+    def rename_statements(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor, new_name: str
+    ) -> list[str]:
         values = {
             **self.values(model, schema_editor),
             "new_name": schema_editor.quote_name(new_name),
         }
         return self.template.statements("rename", values)
 
-    def validate(self, model: Any, instance: Any, exclude: Any = None, using: Any = None) -> None:
+    def validate(
+        self,
+        model: type[models.Model],
+        instance: models.Model,
+        exclude: Collection[str] | None = None,
+        using: str | None = None,
+    ) -> None:
         """Model validation: the referenced row must belong to the instance's tenant."""
         if exclude and (self.field in exclude or self.tenant_field in exclude):
             return
-        fk = model._meta.get_field(self.field)
+        fk = _foreign_key(model, self.field)
         value = getattr(instance, fk.attname)
-        tenant_id = getattr(instance, model._meta.get_field(self.tenant_field).attname)
+        tenant_id = getattr(instance, _field(model, self.tenant_field).attname)
         if value is None or tenant_id is None:
             return
         target = fk.related_model._base_manager.using(using or "default")

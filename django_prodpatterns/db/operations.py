@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation, OperationCategory
+from django.db.migrations.state import ProjectState
 
 
 class RenameGeneratedConstraint(Operation):
@@ -21,7 +21,7 @@ class RenameGeneratedConstraint(Operation):
     reversible = True
     category = OperationCategory.ALTERATION
 
-    def __init__(self, model_name: str, old_name: str, constraint: Any) -> None:
+    def __init__(self, model_name: str, old_name: str, constraint: models.BaseConstraint) -> None:
         self.model_name = model_name
         self.old_name = old_name
         self.constraint = constraint  # the constraint as it is after (a field may be renamed)
@@ -30,7 +30,7 @@ class RenameGeneratedConstraint(Operation):
     def new_name(self) -> str:
         return self.constraint.name
 
-    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+    def deconstruct(self) -> tuple[str, list[object], dict[str, object]]:
         kwargs = {"model_name": self.model_name, "old_name": self.old_name}
         return self.__class__.__name__, [], {**kwargs, "constraint": self.constraint}
 
@@ -38,7 +38,7 @@ class RenameGeneratedConstraint(Operation):
     def model_name_lower(self) -> str:
         return self.model_name.lower()
 
-    def state_forwards(self, app_label: str, state: Any) -> None:
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
         model_state = state.models[app_label, self.model_name_lower]
         model_state.options["constraints"] = [
             self.constraint if c.name == self.old_name else c
@@ -47,17 +47,30 @@ class RenameGeneratedConstraint(Operation):
         state.reload_model(app_label, self.model_name_lower, delay=True)
 
     def database_forwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
     ) -> None:
         self._rename_in_database(app_label, schema_editor, from_state, self.old_name, self.new_name)
 
     def database_backwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
     ) -> None:
         self._rename_in_database(app_label, schema_editor, from_state, self.new_name, self.old_name)
 
     def _rename_in_database(
-        self, app_label: str, schema_editor: Any, state: Any, old: str, new: str
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        state: ProjectState,
+        old: str,
+        new: str,
     ) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
@@ -86,14 +99,15 @@ class RenameGeneratedConstraint(Operation):
         return f"rename_{self.old_name.lower()}_{self.new_name.lower()}"[:60]
 
 
-def renameable(removed: Any, added: Any) -> bool:
+def renameable(removed: models.BaseConstraint, added: models.BaseConstraint) -> bool:
     """True when ``added`` is ``removed`` under another name (and a rename is enough)."""
     if type(removed) is not type(added):
         return False
     if isinstance(added, models.UniqueConstraint):
         # Only a plain UNIQUE (columns) is a table constraint that RENAME CONSTRAINT finds;
         # PostgreSQL keeps a conditional, expression, INCLUDE or opclass one as an index.
-        if added.condition or added.expressions or added.include or added.opclasses:
+        # django-stubs lacks the attributes include and opclasses (the arguments it has)
+        if added.condition or added.expressions or added.include or added.opclasses:  # type: ignore[attr-defined]
             return False
     elif not hasattr(added, "rename_statements"):
         return False

@@ -39,12 +39,14 @@ Values are quoted by psycopg (``psycopg.sql.Literal``), never formatted in.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import sql as pgsql
 
 from ..context import _current_audit, _current_tenant, key_of
@@ -81,6 +83,12 @@ _QUOTED = re.compile(
 )
 
 
+# An execute wrapper's ``execute``: runs (sql, params, many, context) and returns what the
+# cursor's execute() returns. ``params`` is whatever the caller gave the cursor; ``context``
+# is Django's {"connection": BaseDatabaseWrapper, "cursor": CursorWrapper}.
+Execute = Callable[[str, object, bool, dict[str, Any]], object]
+
+
 def is_single_statement(sql: str) -> bool:
     """True when ``sql`` holds one statement (a trailing ``;`` allowed)."""
     if ";" not in sql:
@@ -106,7 +114,7 @@ def current_values() -> tuple[str, str, str] | None:
     return (key_of(tenant), audit.actor_id, audit.as_json)
 
 
-def signed_values(connection: Any) -> tuple[str]:
+def signed_values(connection: BaseDatabaseWrapper) -> tuple[str]:
     """The setting values for the active context on ``connection`` (signed for it)."""
     values = current_values()
     if values is None:
@@ -144,7 +152,9 @@ def set_context_sql(value: str, escape_percent: bool = False) -> str:
 
 
 def context_sql(
-    connection: Any, settings: tuple[tuple[str, str], ...], escape_percent: bool = False
+    connection: BaseDatabaseWrapper,
+    settings: tuple[tuple[str, str], ...],
+    escape_percent: bool = False,
 ) -> str:
     """What sends ``settings`` on ``connection``: ``set_context()`` for a value the
     database does not remember (when it offers it), ``SET LOCAL`` otherwise."""
@@ -159,7 +169,7 @@ def context_sql(
     return set_local_sql(settings, escape_percent)
 
 
-def _is_remembered(connection: Any, value: str) -> bool:
+def _is_remembered(connection: BaseDatabaseWrapper, value: str) -> bool:
     """Whether the database's session remembers ``value``: it was sent through
     ``set_context()`` in autocommit, in a transaction that committed, or earlier in the
     current transaction with no rollback since (Django replaces ``run_on_commit`` on every
@@ -171,7 +181,7 @@ def _is_remembered(connection: Any, value: str) -> bool:
     return token is None or (connection.in_atomic_block and connection.run_on_commit is token)
 
 
-def _remember(connection: Any, value: str) -> None:
+def _remember(connection: BaseDatabaseWrapper, value: str) -> None:
     """Note that ``value`` goes through ``set_context()`` now. Inside ``atomic`` it counts
     once the transaction commits (until then, only within it); in autocommit at once (a
     failed statement forgets it again); in a transaction Django does not manage, never."""
@@ -190,16 +200,16 @@ def _remember(connection: Any, value: str) -> None:
         forget_remembered(connection)
 
 
-def forget_remembered(connection: Any) -> None:
+def forget_remembered(connection: BaseDatabaseWrapper) -> None:
     """The database may have lost the remembered value (its transaction rolled back)."""
     connection.__dict__.pop(_REMEMBERED, None)
 
 
-def _in_transaction(connection: Any) -> bool:
+def _in_transaction(connection: BaseDatabaseWrapper) -> bool:
     return connection.in_atomic_block or not connection.autocommit
 
 
-def _transaction_marker(connection: Any) -> Any:
+def _transaction_marker(connection: BaseDatabaseWrapper) -> object:
     """Something that identifies the current outermost transaction while it lasts."""
     return connection.atomic_blocks[0] if connection.atomic_blocks else True
 
@@ -213,12 +223,12 @@ class _Sent:
     savepoint rollback.
     """
 
-    marker: Any
-    token: Any = None
+    marker: object
+    token: object = None
     in_force: tuple[str] | None = None
 
 
-def settings_to_send(connection: Any) -> tuple[tuple[str, str], ...]:
+def settings_to_send(connection: BaseDatabaseWrapper) -> tuple[tuple[str, str], ...]:
     """The ``(name, value)`` pairs this statement must carry (empty: send nothing).
 
     - Autocommit: each statement is its own transaction, so the setting goes with every
@@ -253,7 +263,7 @@ def settings_to_send(connection: Any) -> tuple[tuple[str, str], ...]:
     return send
 
 
-def forget_settings(connection: Any) -> None:
+def forget_settings(connection: BaseDatabaseWrapper) -> None:
     """After a rollback the values in force are unknown: send them again before use."""
     state = connection.__dict__.get(_SENT)
     if state is not None:
@@ -261,7 +271,7 @@ def forget_settings(connection: Any) -> None:
     forget_remembered(connection)
 
 
-def _needs_separate_statement(connection: Any, cursor: Any, many: bool) -> bool:
+def _needs_separate_statement(connection: BaseDatabaseWrapper, cursor: object, many: bool) -> bool:
     return (
         many
         or getattr(cursor, "name", None) is not None
@@ -269,9 +279,15 @@ def _needs_separate_statement(connection: Any, cursor: Any, many: bool) -> bool:
     )
 
 
-def apply_context(execute: Any, sql: str, params: Any, many: bool, context: dict) -> Any:
+def apply_context(
+    execute: Execute,
+    sql: str | pgsql.Composable,
+    params: object,
+    many: bool,
+    context: dict[str, Any],
+) -> object:
     """Execute wrapper: run the statement with the current context in force."""
-    connection = context["connection"]
+    connection: BaseDatabaseWrapper = context["connection"]
     if not isinstance(sql, str):  # psycopg.sql.Composed and friends
         sql = sql.as_string(connection.connection)
     if _passes_through(sql):
@@ -293,8 +309,13 @@ def apply_context(execute: Any, sql: str, params: Any, many: bool, context: dict
 
 
 def _execute_with_context(
-    connection: Any, execute: Any, sql: str, params: Any, many: bool, context: dict
-) -> Any:
+    connection: BaseDatabaseWrapper,
+    execute: Execute,
+    sql: str,
+    params: object,
+    many: bool,
+    context: dict[str, Any],
+) -> object:
     send = settings_to_send(connection)
     if not send:
         return execute(sql, params, many, context)
@@ -313,14 +334,14 @@ def _execute_with_context(
 
 
 def _execute_after_settings(
-    connection: Any,
+    connection: BaseDatabaseWrapper,
     send: tuple[tuple[str, str], ...],
-    execute: Any,
+    execute: Execute,
     sql: str,
-    params: Any,
+    params: object,
     many: bool,
-    context: dict,
-) -> Any:
+    context: dict[str, Any],
+) -> object:
     """Send the settings as their own statement, then the statement, in one transaction."""
     raw = connection.connection
     if _in_transaction(connection):
@@ -367,7 +388,9 @@ def apply_now(using: str = "default") -> None:
             raise
 
 
-def install(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:
+def install(
+    sender: object = None, connection: BaseDatabaseWrapper | None = None, **kwargs: object
+) -> None:
     """Attach :func:`apply_context` to a PostgreSQL connection (``connection_created``).
 
     It goes first in the wrapper list: ``connection.execute_wrapper()`` blocks pop the last

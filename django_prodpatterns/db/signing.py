@@ -33,9 +33,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from django.conf import settings
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.utils.crypto import salted_hmac
 
 CONTEXT_SETTING = "prodpatterns.context"
@@ -103,7 +104,7 @@ class Binding:
     nonce: str | None = None
     counter: int = 0
     set_context: bool = False
-    pending: Any = None
+    pending: object = None
 
 
 @lru_cache(maxsize=4)
@@ -154,7 +155,7 @@ def sign_fresh(body: str, binding: Binding) -> str:
     return f"{digest}{kind}{digits}{body}"
 
 
-def sign_for(body: str, connection: Any) -> str:
+def sign_for(body: str, connection: BaseDatabaseWrapper) -> str:
     """The value for ``body`` on ``connection``, in the layout its database verifies."""
     binding = binding_of(connection)
     if binding.nonce is not None:
@@ -162,7 +163,7 @@ def sign_for(body: str, connection: Any) -> str:
     return sign(body, binding.pid)
 
 
-def bind(connection: Any) -> Binding:
+def bind(connection: BaseDatabaseWrapper) -> Binding:
     """Find how a connection's values are signed (``connection_created``, and again after
     ``migrate`` or a refused context).
 
@@ -194,7 +195,7 @@ def bind(connection: Any) -> Binding:
     return binding
 
 
-def _watch_transaction(connection: Any, binding: Binding) -> None:
+def _watch_transaction(connection: BaseDatabaseWrapper, binding: Binding) -> None:
     """A state opened inside a transaction lasts only if the transaction commits."""
     if connection.in_atomic_block:
         binding.pending = connection.run_on_commit
@@ -207,7 +208,7 @@ def _watch_transaction(connection: Any, binding: Binding) -> None:
         binding.pending = object()  # a transaction Django does not manage: never known
 
 
-def binding_of(connection: Any) -> Binding:
+def binding_of(connection: BaseDatabaseWrapper) -> Binding:
     """The connection's :class:`Binding`, found again if it is not known or its
     transaction may have been rolled back."""
     binding = connection.__dict__.get(_BINDING)
@@ -219,7 +220,7 @@ def binding_of(connection: Any) -> Binding:
     return binding
 
 
-def unbind(connection: Any) -> None:
+def unbind(connection: BaseDatabaseWrapper) -> None:
     """Forget how ``connection`` signs: the next value binds it again."""
     connection.__dict__.pop(_BINDING, None)
 
@@ -230,7 +231,7 @@ def is_refusal(error: BaseException) -> bool:
     return getattr(cause, "sqlstate", None) == CONTEXT_REFUSED
 
 
-def rebind_all(**kwargs: Any) -> None:
+def rebind_all(**kwargs: object) -> None:
     """After ``migrate``: open connections learn again what the database offers."""
     from django.db import connections
 
@@ -239,7 +240,7 @@ def rebind_all(**kwargs: Any) -> None:
             unbind(connection)
 
 
-def install_key(using: str = "default", **kwargs: Any) -> None:
+def install_key(using: str = "default", **kwargs: object) -> None:
     """Write the key for ``SECRET_KEY`` into the database (``post_migrate``).
 
     A changed key also renames the setting that remembers verified values. Runs as the
@@ -270,7 +271,7 @@ def install_key(using: str = "default", **kwargs: Any) -> None:
             _rename_cache(cursor)
 
 
-def _rename_cache(cursor: Any) -> None:
+def _rename_cache(cursor: CursorWrapper) -> None:
     """New secret names for the remembered values (a new key: old ones must not count)."""
     for sequence in CACHE_SEQUENCES:
         cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [sequence])

@@ -20,10 +20,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations import RunSQL
+from django.db.migrations.state import ProjectState
+
+if TYPE_CHECKING:
+    from django.db.migrations.operations.special import _SqlOperations  # django-stubs only
 
 SQL_DIR = Path(__file__).parent / "sql"
 
@@ -97,7 +103,9 @@ def template(kind: str, version: int) -> Template:
     return parse_template(kind, version, path.read_text())
 
 
-def required_statements(files: list[tuple[str | None, str]], connection: Any) -> list[str]:
+def required_statements(
+    files: list[tuple[str | None, str]], connection: BaseDatabaseWrapper
+) -> list[str]:
     """Statements that run each file, or create its function only when ``signature`` is
     missing (a later migration must never replace a newer version of a shared function)."""
     statements = []
@@ -107,7 +115,7 @@ def required_statements(files: list[tuple[str | None, str]], connection: Any) ->
     return statements
 
 
-def current_schema(connection: Any) -> str:
+def current_schema(connection: BaseDatabaseWrapper) -> str:
     """The schema unqualified names are created in on ``connection``, quoted."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_schema()")
@@ -115,7 +123,7 @@ def current_schema(connection: Any) -> str:
     return connection.ops.quote_name(schema.replace('"', '""'))
 
 
-def in_schema(sql: str, connection: Any) -> str:
+def in_schema(sql: str, connection: BaseDatabaseWrapper) -> str:
     """``sql`` with its schema placeholder replaced by the connection's current schema."""
     return sql.replace(SCHEMA, current_schema(connection)) if SCHEMA in sql else sql
 
@@ -141,19 +149,27 @@ class PostgresRunSQL(RunSQL):
     migration runs in.
     """
 
-    def _run_sql(self, schema_editor: Any, sqls: Any) -> None:
+    def _run_sql(self, schema_editor: BaseDatabaseSchemaEditor, sqls: _SqlOperations) -> None:
         if isinstance(sqls, str):
             sqls = in_schema(sqls, schema_editor.connection)
-        super()._run_sql(schema_editor, sqls)
+        super()._run_sql(schema_editor, sqls)  # type: ignore[misc]  # not in django-stubs
 
     def database_forwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
     ) -> None:
         if schema_editor.connection.vendor == "postgresql":
             super().database_forwards(app_label, schema_editor, from_state, to_state)
 
     def database_backwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
     ) -> None:
         if schema_editor.connection.vendor == "postgresql":
             super().database_backwards(app_label, schema_editor, from_state, to_state)

@@ -20,7 +20,7 @@ a view that sets ``if_match_required`` refuses writes without the header.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
@@ -30,6 +30,11 @@ from rest_framework.response import Response
 from ..exceptions import ConflictError
 from ..http import PreconditionFailed, PreconditionRequired, check_if_match, etag
 from ..markers import VERSION
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+
+    from ..models.locking import VersionedModel
 
 # Serializer context key: the view checked the request's If-Match against the row.
 IF_MATCH_CHECKED = "prodpatterns_if_match_checked"
@@ -88,7 +93,7 @@ class VersionedSerializerMixin:
             )
         return value
 
-    def save(self, **kwargs: Any) -> Any:
+    def save(self, **kwargs: Any) -> VersionedModel:
         version = self.validated_data.pop(VERSION, None)  # type: ignore[attr-defined]
         instance = self.instance  # type: ignore[attr-defined]
         if instance is not None and version is not None:
@@ -118,11 +123,11 @@ class VersionedAPIViewMixin:
 
     if_match_required: bool = False
 
-    _prodpatterns_row: Any = None
+    _prodpatterns_row: VersionedModel | None = None
     _prodpatterns_if_match_checked = False
 
-    def get_object(self) -> Any:
-        row = super().get_object()  # type: ignore[misc]
+    def get_object(self) -> VersionedModel:
+        row: VersionedModel = super().get_object()  # type: ignore[misc]
         request = self.request  # type: ignore[attr-defined]
         if request.method not in SAFE_METHODS:
             check_if_match(request, row, required=self.if_match_required)
@@ -135,7 +140,7 @@ class VersionedAPIViewMixin:
         context[IF_MATCH_CHECKED] = self._prodpatterns_if_match_checked
         return context
 
-    def perform_create(self, serializer: Any) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer[VersionedModel]) -> None:
         super().perform_create(serializer)  # type: ignore[misc]
         self._prodpatterns_row = serializer.instance
 
@@ -152,7 +157,9 @@ class VersionedAPIViewMixin:
             response.headers["ETag"] = f'W/"{current}"'
         return response
 
-    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         row = self._prodpatterns_row
         if (

@@ -12,8 +12,9 @@ cursor is a 400 with DRF's error body.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.db import models
 from rest_framework.exceptions import ParseError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
@@ -21,6 +22,12 @@ from rest_framework.utils.urls import replace_query_param
 
 from ..exceptions import InvalidCursor
 from ..pagination import KeysetPage, KeysetPaginator
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 class KeysetPagination(BasePagination):
@@ -37,12 +44,15 @@ class KeysetPagination(BasePagination):
     cursor_query_param = "cursor"
     ordering: tuple[str, ...] | None = None
 
-    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any]:
+    # A QuerySet only (BasePagination also takes a list): a keyset needs its ordering.
+    def paginate_queryset(  # type: ignore[override]
+        self, queryset: models.QuerySet[_M], request: Request, view: APIView | None = None
+    ) -> list[_M]:
         if self.ordering:
             queryset = queryset.order_by(*self.ordering)
         self.request = request
         try:
-            self.page: KeysetPage = KeysetPaginator(queryset, self.page_size).page(
+            self.page: KeysetPage[Any] = KeysetPaginator(queryset, self.page_size).page(
                 request.query_params.get(self.cursor_query_param) or None
             )
         except InvalidCursor as exc:

@@ -23,13 +23,15 @@ from contextlib import ExitStack
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..context import audit_context, tenant_context
 from ..exceptions import TenantRequired
-from ..middleware import resolve_tenant
+from ..middleware import _set_tenant, resolve_tenant
 
 NO_TENANT = "No tenant for this request."
 
@@ -63,7 +65,7 @@ class TenantAPIViewMixin:
     _prodpatterns_resolved = False
     _prodpatterns_atomic = False
 
-    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         with ExitStack() as stack:
             # No tenant until authentication has named one, whatever the code around the
             # view had set (the middleware does the same for the views it resolves).
@@ -81,7 +83,8 @@ class TenantAPIViewMixin:
             return  # called outside dispatch(), or a second time: keep the first answer
         self._prodpatterns_resolved = True
         tenant = resolve_tenant(request)
-        request.tenant = request._request.tenant = tenant
+        _set_tenant(request, tenant)
+        _set_tenant(request._request, tenant)
         stack.enter_context(tenant_context(tenant))
         if tenant is not None:
             stack.enter_context(transaction.atomic())

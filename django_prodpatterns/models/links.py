@@ -15,36 +15,49 @@ gets the same condition there.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from django.db import models
+from django.db.models import ForeignObjectRel
+from django.db.models.lookups import Lookup
+from django.db.models.query_utils import PathInfo
 from django.db.models.sql.where import AND, WhereNode
 
 from ..markers import is_soft_deletable
 
 DELETED_AT = "deleted_at"
 
+# A join's extra condition, as Django's get_extra_restriction() returns it.
+Restriction = WhereNode | Lookup | None
+
+if TYPE_CHECKING:
+    _ManyToManyField = models.ManyToManyField
+else:
+    _ManyToManyField = object  # at run time a plain mixin, put before the field's class
+
 
 class AliveThroughJoin:
     """Stands in for the through model's reverse relation as the join into the through
     table, adding ``<through>.deleted_at IS NULL`` to the join condition."""
 
-    def __init__(self, rel: Any) -> None:
+    def __init__(self, rel: ForeignObjectRel) -> None:
         self.rel = rel
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Any:  # the relation's, whatever it is
         if name == "rel":  # not set yet (unpickling): no recursion through __getattr__
             raise AttributeError(name)
         return getattr(self.rel, name)
 
-    def get_extra_restriction(self, alias: str, related_alias: str) -> Any:
+    def get_extra_restriction(self, alias: str, related_alias: str) -> Restriction:
         # Join.as_sql passes the joined table's alias first: here, the through table.
         return _with_alive(
             self.rel.related_model, alias, self.rel.get_extra_restriction(alias, related_alias)
         )
 
     @property
-    def field(self) -> Any:
+    def field(self) -> AliveThroughField:
         """The through model's foreign key, as ``exclude()`` reaches it when it turns the
         join into a subquery on the through table (``Query.trim_start``)."""
         return AliveThroughField(self.rel.field)
@@ -55,7 +68,7 @@ class AliveThroughJoin:
     def __hash__(self) -> int:
         return hash((AliveThroughJoin, self.rel))
 
-    def __reduce__(self) -> tuple[Any, tuple[Any]]:
+    def __reduce__(self) -> tuple[type[AliveThroughJoin], tuple[ForeignObjectRel]]:
         return AliveThroughJoin, (self.rel,)
 
 
@@ -63,36 +76,48 @@ class AliveThroughField:
     """The through model's foreign key, adding the alive condition where ``exclude()``
     asks the field itself for the through table's extra condition."""
 
-    def __init__(self, wrapped: Any) -> None:
+    def __init__(self, wrapped: models.ForeignObject) -> None:
         self.wrapped = wrapped
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Any:  # the field's, whatever it is
         if name == "wrapped":
             raise AttributeError(name)
         return getattr(self.wrapped, name)
 
-    def get_extra_restriction(self, alias: str | None, related_alias: str) -> Any:
-        # The field's own model (the through table) is the related alias here.
-        own = self.wrapped.get_extra_restriction(alias, related_alias)
+    def get_extra_restriction(self, alias: str | None, related_alias: str) -> Restriction:
+        # The field's own model (the through table) is the related alias here. Django passes
+        # alias None here (Query.trim_start), which django-stubs does not allow for.
+        own = self.wrapped.get_extra_restriction(alias, related_alias)  # type: ignore[arg-type]
         return _with_alive(self.wrapped.model, related_alias, own)
 
 
-def _with_alive(through: Any, alias: str, own: Any) -> Any:
+def _with_alive(through: type[models.Model], alias: str, own: Restriction) -> WhereNode | Lookup:
     """``own`` (or nothing) and ``<alias>.deleted_at IS NULL``."""
-    deleted_at = through._meta.get_field(DELETED_AT)
-    alive = deleted_at.get_lookup("isnull")(deleted_at.get_col(alias), True)
-    return alive if own is None else WhereNode([own, alive], connector=AND)
+    deleted_at = cast(models.Field, through._meta.get_field(DELETED_AT))
+    isnull = cast("type[Lookup]", deleted_at.get_lookup("isnull"))  # every field has it
+    alive = isnull(deleted_at.get_col(alias), True)
+    # A WhereNode's children may be lookups (django-stubs: nodes only).
+    return alive if own is None else WhereNode([own, alive], connector=AND)  # type: ignore[list-item]
 
 
-class AliveLinksMixin:
+class AliveLinksMixin(_ManyToManyField):
     """Mixed into a many-to-many field's class when its through model is soft-deletable."""
 
-    def _get_path_info(self, direct: bool = False, filtered_relation: Any = None) -> list[Any]:
-        infos = super()._get_path_info(direct=direct, filtered_relation=filtered_relation)
-        if not is_soft_deletable(self.remote_field.through):
+    def _get_path_info(
+        self, direct: bool = False, filtered_relation: object = None
+    ) -> list[PathInfo]:
+        # Django's own (private, not in django-stubs), which path_infos caches
+        infos: list[PathInfo] = super()._get_path_info(  # type: ignore[misc]
+            direct=direct, filtered_relation=filtered_relation
+        )
+        through = self.remote_field.through
+        if through is None or not is_soft_deletable(through):
             return infos  # a historical model built by migrations, or swapped later
         first = infos[0]  # the join from one end into the through table
-        return [first._replace(join_field=AliveThroughJoin(first.join_field)), *infos[1:]]
+        # The join field here is the through model's reverse relation (django-stubs: a
+        # Field), and the stand-in passes for it by delegating everything else.
+        join = AliveThroughJoin(cast(ForeignObjectRel, first.join_field))
+        return [first._replace(join_field=join), *infos[1:]]  # type: ignore[arg-type]
 
 
 @cache
@@ -106,7 +131,7 @@ def _alive_links_class(field_class: type) -> type:
     )
 
 
-def hide_deleted_links(all_models: Any) -> None:
+def hide_deleted_links(all_models: Iterable[type[models.Model]]) -> None:
     """Give every many-to-many through a soft-deletable model its alive-only path.
 
     Called from ``AppConfig.ready()``, when every ``through`` is resolved and before any
@@ -120,7 +145,8 @@ def hide_deleted_links(all_models: Any) -> None:
                 and is_soft_deletable(through)
                 and not isinstance(field, AliveLinksMixin)
             ):
-                field.__class__ = _alive_links_class(type(field))
+                # A class is hashable (mypy checks the hash of its instances instead).
+                field.__class__ = _alive_links_class(type(field))  # type: ignore[arg-type]
                 for name in ("path_infos", "reverse_path_infos"):
                     field.__dict__.pop(name, None)
                 field.remote_field.__dict__.pop("path_infos", None)

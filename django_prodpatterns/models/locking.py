@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Self, TypeVar, cast
 
 from django.db import models, router, transaction
 from django.db.models.lookups import Exact
@@ -12,11 +12,15 @@ from django.db.models.sql.where import AND
 from django.utils.translation import gettext_lazy as _
 
 from ..exceptions import ConflictError
-from ..markers import VERSION
+from ..markers import VERSION, alters_data
 from ..querysets import PatternManager, refuse_version_write
 
+_M = TypeVar("_M", bound=models.Model)
 
-def with_version(queryset: models.QuerySet, field: Any, version: int) -> models.QuerySet:
+
+def with_version(
+    queryset: models.QuerySet[_M], field: models.Field, version: int
+) -> models.QuerySet[_M]:
     """``queryset.filter(version=version)`` without the clone and the generic lookup
     resolution, which cost as much Python time as the rest of a save (a hot path).
 
@@ -49,9 +53,13 @@ class VersionedModel(models.Model):
 
     prodpatterns_versioned = True  # markers.VERSIONED_MARKER
 
+    # The version this instance was loaded or last saved with (None: not from the database).
+    _loaded_version: int | None
+
     class Meta:
         abstract = True
 
+    @alters_data
     def save(self, *args: Any, **kwargs: Any) -> None:
         loaded = getattr(self, "_loaded_version", None)
         if not self._state.adding and loaded is not None and self.version != loaded:
@@ -62,18 +70,23 @@ class VersionedModel(models.Model):
         super().save(*args, **kwargs)
         self._loaded_version = self.version
 
-    save.alters_data = True
-
-    def delete(self, using: str | None = None, keep_parents: bool = False) -> Any:
+    @alters_data
+    def delete(
+        self, using: str | None = None, keep_parents: bool = False
+    ) -> tuple[int, dict[str, int]]:
         """A version-checked delete: a stale instance raises ConflictError, deletes nothing."""
         using = using or router.db_for_write(type(self), instance=self)
         with self.version_checked(using):
             return super().delete(using=using, keep_parents=keep_parents)
 
-    delete.alters_data = True
-
     @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> VersionedModel:
+    def from_db(
+        cls,
+        db: str | None,
+        field_names: Collection[str],
+        values: Collection[object],
+        **kwargs: Any,  # fetch_mode, Django 6.1+
+    ) -> Self:
         # **kwargs: Django 6.1 passes fetch_mode (and warns about overrides without it).
         instance = super().from_db(db, field_names, values, **kwargs)
         instance._loaded_version = instance.__dict__.get(VERSION)
@@ -113,12 +126,17 @@ class VersionedModel(models.Model):
         self._loaded_version = self.version
 
     def _do_update(
-        self, base_qs: Any, using: Any, pk_val: Any, values: list, *args: Any, **kwargs: Any
-    ) -> Any:
+        self,
+        base_qs: models.QuerySet[Self],
+        using: str | None,
+        pk_val: Any,
+        values: Collection[tuple[models.Field, type[models.Model] | None, Any]],
+        *args: Any,  # update_fields, forced_update (and returning_fields, Django 6.0+)
+        **kwargs: Any,
+    ) -> Any:  # True/False on Django 5.2, the returned rows on 6.0+
         expected = self.version
-        field = self._meta.get_field(VERSION)
-        values = [v for v in values if v[0].attname != VERSION]
-        values.append((field, None, expected + 1))
+        field = cast(models.Field, self._meta.get_field(VERSION))  # a PositiveIntegerField
+        values = [*(v for v in values if v[0].attname != VERSION), (field, None, expected + 1)]
         updated = super()._do_update(
             with_version(base_qs, field, expected), using, pk_val, values, *args, **kwargs
         )

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-from typing import Any
+from collections.abc import Collection
+from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from asgiref.sync import sync_to_async
 from django.db import models, router
 from django.utils.translation import gettext_lazy as _
 
-from ..markers import is_versioned
+from ..markers import alters_data, is_versioned
 from ..querysets import PatternManager
+
+if TYPE_CHECKING:
+    from ..deletion import Operation
+    from .locking import VersionedModel
 
 SOFT_DELETE_FIELDS = frozenset({"deleted_at", "deletion_batch"})
 
@@ -48,7 +54,7 @@ class SoftDeleteModel(models.Model):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
-    def _same_row(self, using: str | None) -> models.QuerySet:
+    def _same_row(self, using: str | None) -> models.QuerySet[Self]:
         if self.pk is None:
             raise ValueError(
                 f"{self._meta.object_name} object can't be deleted or restored because its "
@@ -57,7 +63,10 @@ class SoftDeleteModel(models.Model):
         using = using or router.db_for_write(self.__class__, instance=self)
         return type(self).all_objects.db_manager(using).filter(pk=self.pk)
 
-    def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict]:
+    @alters_data
+    def delete(
+        self, using: str | None = None, keep_parents: bool = False
+    ) -> tuple[int, dict[str, int]]:
         """Soft-delete this row and cascade; returns ``(count, {label: count})``."""
         from ..deletion import soft_delete_operation
 
@@ -67,17 +76,17 @@ class SoftDeleteModel(models.Model):
         self._note(op, deleted_at=op.when)
         return op.result
 
-    delete.alters_data = True
-
-    def hard_delete(self, using: str | None = None, keep_parents: bool = False) -> tuple:
+    @alters_data
+    def hard_delete(
+        self, using: str | None = None, keep_parents: bool = False
+    ) -> tuple[int, dict[str, int]]:
         """Really delete the row (Django's delete, signals and CASCADE included)."""
         using = using or router.db_for_write(type(self), instance=self)
         with self._write_guard(using):
             return super().delete(using=using, keep_parents=keep_parents)
 
-    hard_delete.alters_data = True
-
-    def restore(self, using: str | None = None) -> tuple[int, dict]:
+    @alters_data
+    def restore(self, using: str | None = None) -> tuple[int, dict[str, int]]:
         """Bring the row back with what its deletion took; returns ``(count, {label: count})``."""
         from ..deletion import restore_operation
 
@@ -87,9 +96,7 @@ class SoftDeleteModel(models.Model):
         self._note(op, deleted_at=None)
         return op.result
 
-    restore.alters_data = True
-
-    def _write_guard(self, using: str) -> Any:
+    def _write_guard(self, using: str) -> AbstractContextManager[None]:
         """The version check of :class:`VersionedModel` when this model has it.
 
         Looked up on the instance rather than reached through ``super()``, so the check
@@ -98,7 +105,7 @@ class SoftDeleteModel(models.Model):
         guard = getattr(self, "version_checked", None)
         return guard(using) if guard else nullcontext()
 
-    def _note(self, op: Any, deleted_at: Any) -> None:
+    def _note(self, op: Operation, deleted_at: datetime | None) -> None:
         """Mirror on this instance what a delete or restore wrote to its row."""
         if not op.counts.get(self._meta.label):
             return
@@ -106,21 +113,27 @@ class SoftDeleteModel(models.Model):
         if hasattr(self, "updated_at"):
             self.updated_at = op.when
         if is_versioned(self):
-            self._count_set_write()
+            cast("VersionedModel", self)._count_set_write()
 
-    async def ahard_delete(self, using: str | None = None, keep_parents: bool = False) -> tuple:
+    @alters_data
+    async def ahard_delete(
+        self, using: str | None = None, keep_parents: bool = False
+    ) -> tuple[int, dict[str, int]]:
         return await sync_to_async(self.hard_delete)(using=using, keep_parents=keep_parents)
 
-    ahard_delete.alters_data = True
-
-    async def arestore(self, using: str | None = None) -> tuple[int, dict]:
+    @alters_data
+    async def arestore(self, using: str | None = None) -> tuple[int, dict[str, int]]:
         return await sync_to_async(self.restore)(using=using)
 
-    arestore.alters_data = True
-
     def _do_update(
-        self, base_qs: Any, using: Any, pk_val: Any, values: list, *args: Any, **kwargs: Any
-    ) -> Any:
+        self,
+        base_qs: models.QuerySet[Self],
+        using: str | None,
+        pk_val: Any,
+        values: Collection[tuple[models.Field, type[models.Model] | None, Any]],
+        *args: Any,  # update_fields, forced_update (and returning_fields, Django 6.0+)
+        **kwargs: Any,
+    ) -> Any:  # True/False on Django 5.2, the returned rows on 6.0+
         values = [value for value in values if value[0].attname not in SOFT_DELETE_FIELDS]
         return super()._do_update(base_qs, using, pk_val, values, *args, **kwargs)
 

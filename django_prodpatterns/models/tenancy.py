@@ -8,8 +8,9 @@ enforces it for every statement, ORM or raw, for the application role.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import partial
-from typing import Any
+from typing import Any, Self, cast
 
 from django.apps import apps
 from django.conf import settings
@@ -21,9 +22,10 @@ from django.db.models.signals import class_prepared
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import TENANT_MODEL_SETTING, app_settings
+from ..context import TenantKey
 from ..db.constraints import RowLevelSecurity, TenantForeignKey, ThroughRowLevelSecurity
 from ..exceptions import TenantMismatch
-from ..markers import TENANT_FIELD, TENANT_SCOPED_ATTRIBUTE, is_tenant_scoped
+from ..markers import TENANT_FIELD, TENANT_SCOPED_ATTRIBUTE, alters_data, is_tenant_scoped
 from ..querysets import PatternManager, current_tenant_pk
 from .timestamps import TimestampedModel
 
@@ -94,9 +96,15 @@ class TenantModel(models.Model):
 
     prodpatterns_tenant_scoped = True  # markers.TENANT_SCOPED_ATTRIBUTE
 
+    # The tenant model is swappable, so its key's type is known only at run time.
+    tenant_id: TenantKey | None
+    # The tenant this instance was loaded or last saved with (None: not from the database).
+    _loaded_tenant_id: TenantKey | None
+
     class Meta:
         abstract = True
 
+    @alters_data
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self._state.adding:
             self._fill_tenant()
@@ -105,10 +113,14 @@ class TenantModel(models.Model):
         super().save(*args, **kwargs)
         self._loaded_tenant_id = self.tenant_id
 
-    save.alters_data = True
-
     @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> TenantModel:
+    def from_db(
+        cls,
+        db: str | None,
+        field_names: Collection[str],
+        values: Collection[object],
+        **kwargs: Any,  # fetch_mode, Django 6.1+
+    ) -> Self:
         # **kwargs: Django 6.1 passes fetch_mode (and warns about overrides without it).
         instance = super().from_db(db, field_names, values, **kwargs)
         instance._loaded_tenant_id = instance.__dict__.get(f"{TENANT_FIELD}_id")
@@ -150,7 +162,7 @@ def gets_generated_ddl(model: type[models.Model], marker: str) -> bool:
     )
 
 
-def _add_constraint(model: type[models.Model], constraint: Any) -> None:
+def _add_constraint(model: type[models.Model], constraint: models.BaseConstraint) -> None:
     if any(c.name == constraint.name for c in model._meta.constraints):
         return
     constraints = [*model._meta.constraints, constraint]
@@ -158,18 +170,27 @@ def _add_constraint(model: type[models.Model], constraint: Any) -> None:
     model._meta.original_attrs["constraints"] = constraints  # what migrations read
 
 
-def is_tenant_model(model: Any) -> bool:
-    return isinstance(model, type) and is_tenant_scoped(model) and not model._meta.abstract
+def is_tenant_model(model: object) -> bool:
+    return (
+        isinstance(model, type)
+        and issubclass(model, models.Model)
+        and is_tenant_scoped(model)
+        and not model._meta.abstract
+    )
 
 
-def _tenant_key(model: Any, target: Any, field: Any) -> None:
+def _tenant_key(
+    model: type[models.Model], target: type[models.Model], field: models.ForeignKey
+) -> None:
     """A reference between tenant models goes over (tenant, key) in the database.
 
     ``db_constraint=False`` is the user's choice of no database constraint at all, and it
     holds (``prodpatterns.W023`` says what it costs). A ``to_field`` reference needs a
     unique (tenant, to_field) key on the target to point at, which is added there.
     """
-    if not gets_generated_ddl(target, TENANT_SCOPED_ATTRIBUTE) or not field.db_constraint:
+    if not gets_generated_ddl(target, TENANT_SCOPED_ATTRIBUTE) or not (
+        field.db_constraint  # type: ignore[attr-defined]  # django-stubs lacks the attribute
+    ):
         return  # no (tenant, key) to point at on an unmanaged or multi-table target
     target_field = field.target_field
     if not target_field.primary_key:
@@ -190,7 +211,12 @@ def _tenant_key(model: Any, target: Any, field: Any) -> None:
     )
 
 
-def _tenant_link(model: Any, target: Any, through: Any, field: Any) -> None:
+def _tenant_link(
+    model: type[models.Model],
+    target: type[models.Model],
+    through: type[models.Model],
+    field: models.ManyToManyField,
+) -> None:
     """Row level security for a link table with a tenant model at either end and no tenant
     column of its own.
 
@@ -213,7 +239,7 @@ def _tenant_link(model: Any, target: Any, through: Any, field: Any) -> None:
         )
 
 
-def add_tenant_constraints(sender: type[models.Model], **kwargs: Any) -> None:
+def add_tenant_constraints(sender: type[models.Model], **kwargs: object) -> None:
     """class_prepared: give a concrete tenant model its row level security and keys."""
     opts = sender._meta
     if not gets_generated_ddl(sender, TENANT_SCOPED_ATTRIBUTE):
@@ -234,14 +260,17 @@ def add_tenant_constraints(sender: type[models.Model], **kwargs: Any) -> None:
             and field.name != TENANT_FIELD
             and (field.many_to_one or field.one_to_one)
         ):
-            if getattr(field.remote_field, "parent_link", False):
+            remote = field.remote_field
+            assert remote is not None  # a relation has one
+            if getattr(remote, "parent_link", False):
                 continue
-            lazy_related_operation(
-                partial(_tenant_key, field=field), sender, field.remote_field.model
-            )
+            # TODO: a ForeignObject that is not a ForeignKey has no db_constraint, so
+            # _tenant_key raises AttributeError for one that points at a tenant model.
+            key = cast(models.ForeignKey, field)
+            lazy_related_operation(partial(_tenant_key, field=key), sender, remote.model)
 
 
-def add_link_policies(sender: type[models.Model], **kwargs: Any) -> None:
+def add_link_policies(sender: type[models.Model], **kwargs: object) -> None:
     """class_prepared: many-to-many link tables that touch a tenant model get a policy,
     whether the model declaring the field is a tenant model or a plain one."""
     opts = sender._meta
@@ -250,12 +279,9 @@ def add_link_policies(sender: type[models.Model], **kwargs: Any) -> None:
     if sender.__module__ == "__fake__":
         return
     for field in opts.local_many_to_many:
-        lazy_related_operation(
-            partial(_tenant_link, field=field),
-            sender,
-            field.remote_field.model,
-            field.remote_field.through,
-        )
+        rel = field.remote_field
+        assert rel.through is not None  # set (auto-created if need be) before class_prepared
+        lazy_related_operation(partial(_tenant_link, field=field), sender, rel.model, rel.through)
 
 
 class_prepared.connect(add_tenant_constraints, dispatch_uid="prodpatterns.tenant_constraints")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, Self
 
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..markers import UPDATED_AT
+from ..markers import UPDATED_AT, alters_data
 from ..querysets import PatternManager
 
 CREATED_AT = "created_at"
@@ -33,10 +35,12 @@ class TimestampedModel(models.Model):
     class Meta:
         abstract = True
 
+    @alters_data
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self._state.adding:
             # One instant for both, even when created_at was given explicitly.
-            self.updated_at = self.created_at or timezone.now()
+            created_at: datetime | None = self.created_at  # None when given so
+            self.updated_at = created_at or timezone.now()
         else:
             self.updated_at = timezone.now()
         update_fields = kwargs.get("update_fields")
@@ -44,11 +48,15 @@ class TimestampedModel(models.Model):
             kwargs["update_fields"] = {*update_fields, UPDATED_AT} - {CREATED_AT}
         super().save(*args, **kwargs)
 
-    save.alters_data = True
-
     def _do_update(
-        self, base_qs: Any, using: Any, pk_val: Any, values: list, *args: Any, **kwargs: Any
-    ) -> Any:
+        self,
+        base_qs: models.QuerySet[Self],
+        using: str | None,
+        pk_val: Any,
+        values: Collection[tuple[models.Field, type[models.Model] | None, Any]],
+        *args: Any,  # update_fields, forced_update (and returning_fields, Django 6.0+)
+        **kwargs: Any,
+    ) -> Any:  # True/False on Django 5.2, the returned rows on 6.0+
         # values holds (field, model, value) triples; an UPDATE never carries created_at.
         values = [value for value in values if value[0].attname != CREATED_AT]
         return super()._do_update(base_qs, using, pk_val, values, *args, **kwargs)

@@ -1,1 +1,2 @@
-"""Operations on a deployment's database: role and database set-up."""
+"""Operations on a deployment's database: roles and set-up, the drift check, the migrate
+lock watcher and the migration linter."""

@@ -23,11 +23,15 @@ which the owner role has (the application role does not).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
-from django.db import transaction
+from django.db import models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.backends.utils import CursorWrapper
 
 from ..db.audit import TRIGGER_SUFFIXES, AuditTriggers
 from ..db.constraints import (
@@ -63,8 +67,8 @@ class Generated:
 
     label: str  # the model (and field, for a link table)
     table: str
-    model: Any
-    constraint: Any
+    model: Any  # the model class (None for the audit log's own policy and triggers)
+    constraint: Any  # a generated constraint (None for the audit log's own)
 
     @property
     def where(self) -> str:
@@ -84,7 +88,10 @@ def _generated(kinds: tuple[type, ...]) -> list[Generated]:
                 field = getattr(constraint, "field", None)
                 if field:
                     label = f"{label}.{field}"
-                    table = model._meta.get_field(field).remote_field.through._meta.db_table
+                    m2m = cast(models.ManyToManyField, model._meta.get_field(field))
+                    through = m2m.remote_field.through
+                    assert through is not None  # resolved once the apps are ready
+                    table = through._meta.db_table
             found.append(Generated(label, table, model, constraint))
     return found
 
@@ -94,7 +101,7 @@ def expected_policies() -> list[Generated]:
     return _generated((RowLevelSecurity, ThroughRowLevelSecurity))
 
 
-def _visible_tables(cursor: Any, tables: list[str]) -> dict[str, tuple[bool, bool]]:
+def _visible_tables(cursor: CursorWrapper, tables: list[str]) -> dict[str, tuple[bool, bool]]:
     cursor.execute(
         "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_catalog.pg_class"
         " WHERE relname = ANY(%s) AND relkind IN ('r', 'p')"
@@ -124,7 +131,7 @@ REAL = "pg_catalog.pg_table_is_visible(c.oid)"
 TEMP = "c.relnamespace = pg_catalog.pg_my_temp_schema()"
 
 
-def one_line(value: Any) -> str:
+def one_line(value: object) -> str:
     """A deparsed expression on one line (one difference, one line)."""
     return " ".join(str(value).split())
 
@@ -141,12 +148,18 @@ def describe_trigger_type(tgtype: int) -> str:
     return f"{timing} {' OR '.join(events)} FOR EACH {level}"
 
 
-def _rows(cursor: Any, query: str, namespace: str, tables: list[str]) -> dict[tuple, tuple]:
+def _rows(
+    cursor: CursorWrapper, query: str, namespace: str, tables: list[str]
+) -> dict[tuple[str, str], tuple[Any, ...]]:
     cursor.execute(query.format(namespace=namespace), [tables])
     return {(row[0], row[1]): tuple(row[2:]) for row in cursor.fetchall()}
 
 
-def _temporary_copies(connection: Any, items: list[Generated], build: Any) -> tuple[dict, dict]:
+def _temporary_copies(
+    connection: BaseDatabaseWrapper,
+    items: list[Generated],
+    build: Callable[[CursorWrapper, BaseDatabaseSchemaEditor, Generated, str], None],
+) -> tuple[dict[tuple[str, str], tuple[Any, ...]], dict[tuple[str, str], tuple[Any, ...]]]:
     """(policies, triggers) of temporary copies of the items' tables, made by ``build``
     (cursor, editor, item, the copy's quoted name) and rolled back."""
     quote = connection.ops.quote_name
@@ -165,7 +178,9 @@ def _temporary_copies(connection: Any, items: list[Generated], build: Any) -> tu
     return policies, triggers
 
 
-def _create_from_template(cursor: Any, editor: Any, item: Generated, table: str) -> None:
+def _create_from_template(
+    cursor: CursorWrapper, editor: BaseDatabaseSchemaEditor, item: Generated, table: str
+) -> None:
     values = {**item.constraint.values(item.model, editor), "table": table}
     if isinstance(item.constraint, (RowLevelSecurity, ThroughRowLevelSecurity)):
         values["condition"] = item.constraint.template.statement("condition", values)
@@ -176,7 +191,7 @@ def _create_from_template(cursor: Any, editor: Any, item: Generated, table: str)
 POLICY_FIELDS = ("USING", "WITH CHECK", "command", "permissive", "for every role")
 
 
-def policy_differences(connection: Any) -> list[str]:
+def policy_differences(connection: BaseDatabaseWrapper) -> list[str]:
     """Row level security on every table the models protect, policy by policy."""
     expected = expected_policies()
     tables = sorted({e.table for e in expected})
@@ -214,7 +229,7 @@ def policy_differences(connection: Any) -> list[str]:
 TRIGGER_FIELDS = ("type", "function", "arguments", "old table", "new table", "no WHEN")
 
 
-def trigger_differences(connection: Any) -> list[str]:
+def trigger_differences(connection: BaseDatabaseWrapper) -> list[str]:
     """Every audited table (and link table) has its three capture triggers, as generated."""
     expected = _generated((AuditTriggers,))
     tables = sorted({e.table for e in expected})
@@ -279,7 +294,7 @@ def _key(columns: list[str], target: list[str], deferrable: bool, deferred: bool
     return f"({', '.join(columns)}) -> ({', '.join(target)}){timing}"
 
 
-def tenant_key_differences(connection: Any) -> list[str]:
+def tenant_key_differences(connection: BaseDatabaseWrapper) -> list[str]:
     """Every reference between tenant models is its (tenant, key) foreign key, deferred."""
     found = []
     with connection.cursor() as cursor:
@@ -374,7 +389,7 @@ def defined_functions(sql: str, file: str, schema: str) -> list[Function]:
     return functions
 
 
-def expected_functions(connection: Any) -> list[Function]:
+def expected_functions(connection: BaseDatabaseWrapper) -> list[Function]:
     """The functions of the current versions, as the app's migrations installed them."""
     schema = current_schema(connection)
     return [
@@ -384,7 +399,7 @@ def expected_functions(connection: Any) -> list[Function]:
     ]
 
 
-def function_differences(connection: Any) -> list[str]:
+def function_differences(connection: BaseDatabaseWrapper) -> list[str]:
     """The app's functions are the current versions: same body, same security attributes."""
     found = []
     with connection.cursor() as cursor:
@@ -428,7 +443,7 @@ def function_differences(connection: Any) -> list[str]:
 # --- the audit log's own guard --------------------------------------------------------------
 
 
-def audit_log_differences(connection: Any) -> list[str]:
+def audit_log_differences(connection: BaseDatabaseWrapper) -> list[str]:
     """The log keeps its row level security, its policy and its append-only triggers."""
     quote = connection.ops.quote_name
     table = AUDIT_LOG_TABLE
@@ -442,7 +457,9 @@ def audit_log_differences(connection: Any) -> list[str]:
         (schema,) = cursor.fetchone()
     condition = AUDIT_LOG_CONDITION.format(schema=quote(schema))
 
-    def build(cursor: Any, editor: Any, item: Any, copy: str) -> None:
+    def build(
+        cursor: CursorWrapper, editor: BaseDatabaseSchemaEditor, item: Generated, copy: str
+    ) -> None:
         cursor.execute(
             f"CREATE POLICY {AUDIT_LOG_POLICY} ON {copy} USING ({condition})"
             f" WITH CHECK ({condition})"
@@ -481,7 +498,7 @@ def audit_log_differences(connection: Any) -> list[str]:
     return found
 
 
-def differences(connection: Any) -> list[str]:
+def differences(connection: BaseDatabaseWrapper) -> list[str]:
     """Every way the database differs from the models and the current versions."""
     return [
         *policy_differences(connection),
@@ -492,7 +509,7 @@ def differences(connection: Any) -> list[str]:
     ]
 
 
-def checked(connection: Any) -> str:
+def checked(connection: BaseDatabaseWrapper) -> str:
     """What a clean check covered, in words."""
     policies = len(expected_policies())
     audited = len(_generated((AuditTriggers,)))

@@ -8,7 +8,7 @@ nor BYPASSRLS, nor the tables' owner. A project already says which roles it uses
 ``PRODPATTERNS["ADMIN_DATABASE"]`` is the cross-tenant role. Reading the names (and
 passwords) from there means nobody types them, or SQL, a second time.
 
-The statements themselves come from :mod:`django_prodpatterns.db.roles`; this module
+The statements themselves come from :mod:`django_prodpatterns.ops.roles`; this module
 decides which of them a server still needs, so that a second run changes nothing.
 """
 
@@ -22,8 +22,8 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS
 from psycopg import sql as pgsql
 
-from ..db.embedded import ADMIN_ROLE, APP_ROLE, OWNER_ROLE
-from ..db.roles import (
+from ..devserver.embedded import ADMIN_ROLE, APP_ROLE, OWNER_ROLE
+from .roles import (
     Role,
     database_owner,
     ensure_database,
@@ -170,9 +170,11 @@ def plan_from_settings(
         entry = entries[kind][1]
         return Role(entry["USER"], entry.get("PASSWORD") or None, **attributes)
 
+    owner, app = role(OWNER, createdb=for_tests), role(APP)
+    assert owner is not None and app is not None  # both aliases were checked above
     return Plan(
-        owner=role(OWNER, createdb=for_tests),
-        app=role(APP),
+        owner=owner,
+        app=app,
         cross_tenant=role(CROSS_TENANT, bypassrls=True),
         database=names.pop(),
         schema=schema,
@@ -277,7 +279,7 @@ def _schema_changes(conn: Any, plan: Plan) -> list[pgsql.Composable]:
     ).fetchone()
     if row is None:
         return [pgsql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(schema, owner)]
-    changes = []
+    changes: list[pgsql.Composable] = []
     if row[0] not in (plan.owner.name, "pg_database_owner"):
         changes.append(pgsql.SQL("ALTER SCHEMA {} OWNER TO {}").format(schema, owner))
     if row[1]:

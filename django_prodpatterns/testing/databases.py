@@ -24,13 +24,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from ..conf import app_settings
-from ..db.roles import grant_app_privileges
+from ..ops.roles import grant_app_privileges
 
 _CREDENTIALS = ("USER", "PASSWORD")
 _SERVER = ("HOST", "PORT", "NAME")
 
 
-def _server_and_name(settings_dict: dict[str, Any]) -> tuple[Any, ...]:
+def _server_and_name(settings_dict: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(settings_dict.get(key) or "") for key in _SERVER)
 
 
@@ -79,7 +79,9 @@ class OwnerTestDatabases:
         owner = connections.settings[self.owner_alias]
         if check:
             self._check_owner_can_create()
-            self.test_name = connections[self.owner_alias].creation._get_test_db_name()
+            creation = connections[self.owner_alias].creation
+            # Django's own (private, not in django-stubs): the name create_test_db() uses
+            self.test_name = creation._get_test_db_name()  # type: ignore[attr-defined]
         for alias in self.borrowers:
             connections[alias].close()
             for key in _CREDENTIALS:
@@ -100,7 +102,9 @@ class OwnerTestDatabases:
             return
         owner = connections[self.owner_alias]
         params = owner.get_connection_params()
-        params["dbname"] = self.test_name or owner.creation._get_test_db_name()
+        params["dbname"] = (
+            self.test_name or owner.creation._get_test_db_name()  # type: ignore[attr-defined]
+        )
         with psycopg.connect(**params, autocommit=True) as conn:
             superusers = {
                 name

@@ -8,11 +8,14 @@ asking for it by name.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .databases import OwnerTestDatabases
+
+if TYPE_CHECKING:
+    from pytest_django.plugin import DjangoDbBlocker
 
 
 @pytest.fixture(scope="session", name="_prodpatterns_owner_databases")
@@ -23,7 +26,9 @@ def owner_databases() -> OwnerTestDatabases | None:
 
 @pytest.fixture(scope="session", name="django_db_modify_db_settings")
 def connect_as_owner(
-    django_db_modify_db_settings: None, django_db_blocker: Any, _prodpatterns_owner_databases: Any
+    django_db_modify_db_settings: None,
+    django_db_blocker: DjangoDbBlocker,
+    _prodpatterns_owner_databases: OwnerTestDatabases | None,
 ) -> Iterator[None]:
     """Runs just before pytest-django creates the test databases."""
     if _prodpatterns_owner_databases is not None:
@@ -34,7 +39,9 @@ def connect_as_owner(
 
 @pytest.fixture(scope="session", name="django_db_setup")
 def grant_after_setup(
-    django_db_setup: None, django_db_blocker: Any, _prodpatterns_owner_databases: Any
+    django_db_setup: None,
+    django_db_blocker: DjangoDbBlocker,
+    _prodpatterns_owner_databases: OwnerTestDatabases | None,
 ) -> Iterator[None]:
     """Runs once the test databases are migrated; undone just before they are dropped."""
     plan = _prodpatterns_owner_databases

@@ -14,41 +14,121 @@ there are no rows and no writes::
 table owner would pass every read check for the wrong reason, so the kit refuses them.
 Rows it creates are removed again, each under its own tenant.
 
+A write the kit tries across tenants must be refused, and refused by isolation: row level
+security, a (tenant, key) foreign key or the ORM's ``TenantMismatch``. Any other error (a
+missing privilege, an unrelated constraint, a bug in ``make``) proves nothing, so it fails
+the test too, with an ``AssertionError`` that starts with ``leak test inconclusive:`` and
+names the write and the error.
+
 The pytest plugin (:mod:`django_prodpatterns.testing.plugin`) provides the ``tenant_pair``
 fixture: two tenants of the tenant model, on the application role's alias.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from django.db import DatabaseError, connections, models, transaction
 from django.db.models.expressions import DatabaseDefault
 
-from ..context import tenant_context
-from ..exceptions import ProdPatternsError
+from ..context import TenantKey, tenant_context
+from ..exceptions import ProdPatternsError, TenantMismatch
+
+if TYPE_CHECKING:
+    from ..models.tenancy import TenantModel
+
+# A tenant, as tenant_context() takes it: a row of the tenant model, or its key.
+TenantRef: TypeAlias = models.Model | TenantKey
 
 __all__ = ["assert_link_isolation", "assert_tenant_isolation"]
 
 
+# What may stop a write the kit tries, because only these say that isolation stopped it.
+# Anything else (a typo in SQL, an unrelated NOT NULL, a missing GRANT, a TypeError) would
+# make a check pass while proving nothing, so it fails the test instead.
+_RLS_VIOLATION = "42501"  # insufficient_privilege, and the message names row-level security
+_FOREIGN_KEY_VIOLATION = "23503"
+_ISOLATION_ERRORS = (
+    "a row-level security violation (SQLSTATE 42501), a foreign key violation (SQLSTATE 23503)"
+    " or TenantMismatch"
+)
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error: Django's wrapper keeps the driver's as its cause."""
+    for error in (exc, exc.__cause__):
+        code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if code:
+            return str(code)
+    return None
+
+
+def _proves_isolation(exc: BaseException) -> bool:
+    """True for the errors that stop a cross-tenant write:
+
+    - row level security's ``WITH CHECK``: ``new row violates row-level security policy``
+      (SQLSTATE 42501, which alone also means a missing privilege: the message tells them
+      apart);
+    - a foreign key violation (SQLSTATE 23503): the (tenant, key) foreign keys refuse a
+      reference to another tenant's row;
+    - :class:`~django_prodpatterns.exceptions.TenantMismatch`: the ORM refuses to save a
+      row of another tenant than the current one.
+    """
+    if isinstance(exc, TenantMismatch):
+        return True
+    if not isinstance(exc, DatabaseError):
+        return False
+    state = _sqlstate(exc)
+    if state == _FOREIGN_KEY_VIOLATION:
+        return True
+    return state == _RLS_VIOLATION and "row-level security" in str(exc)
+
+
+def _describe(exc: BaseException) -> str:
+    """``module.Type (driver type, SQLSTATE xxxxx): message`` of an exception."""
+    kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    details = []
+    cause = exc.__cause__
+    if cause is not None:
+        details.append(f"{type(cause).__module__}.{type(cause).__qualname__}")
+    state = _sqlstate(exc)
+    if state:
+        details.append(f"SQLSTATE {state}")
+    if details:
+        kind += f" ({', '.join(details)})"
+    message = str(exc).strip()
+    return f"{kind}: {message}" if message else kind
+
+
 @contextmanager
-def _must_fail(what: str, using: str, *errors: type[BaseException]) -> Any:
-    """Run the block in a savepoint with deferred constraints checked at once; it must fail."""
-    expected = errors or (DatabaseError, ProdPatternsError)
+def _must_fail(what: str, using: str) -> Iterator[None]:
+    """Run the block in a savepoint with deferred constraints checked at once.
+
+    It must fail, and with an error that proves isolation (:func:`_proves_isolation`).
+    Success is a leak; any other error fails the test too, naming what was attempted and
+    the error, for the check would otherwise pass having proved nothing.
+    """
     try:
         with transaction.atomic(using=using):
             if connections[using].vendor == "postgresql":
                 with connections[using].cursor() as cursor:
                     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             yield
-    except expected:
-        return
+    except Exception as exc:
+        if _proves_isolation(exc):
+            return
+        raise AssertionError(
+            f"leak test inconclusive: {what} failed with {_describe(exc)}; only "
+            f"{_ISOLATION_ERRORS} proves that isolation stopped it."
+        ) from exc
     raise AssertionError(f"tenant leak: {what} succeeded")
 
 
 def _raw(using: str, sql: str, params: list[Any]) -> Any:
+    """The first row a query returns (a tuple of database values), or the rows a write
+    counted."""
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone() if cursor.description else cursor.rowcount
@@ -67,7 +147,7 @@ def _insert_sql(obj: models.Model, using: str) -> tuple[str, list[Any]]:
     columns, marks, values = [], [], []
     for f in fields:
         value = f.pre_save(obj, True)
-        columns.append(quote(f.column))
+        columns.append(quote(cast(str, f.column)))  # concrete: each has one
         if isinstance(value, DatabaseDefault):
             marks.append("DEFAULT")
         else:
@@ -97,12 +177,12 @@ def _check_role(model: type[models.Model], using: str) -> None:
 
 
 def assert_tenant_isolation(
-    model: type[models.Model],
-    make: Callable[[Any], models.Model],
+    model: type[TenantModel],
+    make: Callable[[Any], TenantModel],
     *,
-    tenants: tuple[Any, Any],
+    tenants: tuple[TenantRef, TenantRef],
     using: str = "default",
-    reference: Callable[[models.Model], models.Model] | None = None,
+    reference: Callable[[TenantModel], TenantModel] | None = None,
 ) -> None:
     """Prove that rows of ``model`` cannot leak between two tenants.
 
@@ -116,16 +196,17 @@ def assert_tenant_isolation(
             that references it. The kit checks that A cannot reference B's row.
 
     Raises:
-        AssertionError: naming the first way a row leaked.
+        AssertionError: naming the first way a row leaked (``tenant leak: ...``), or a write
+            that failed for another reason than isolation (``leak test inconclusive: ...``).
     """
     tenant_a, tenant_b = tenants
     opts = model._meta
     connection = connections[using]
     quote = connection.ops.quote_name
-    table, pk_column = quote(opts.db_table), quote(opts.pk.column)
+    table, pk_column = quote(opts.db_table), quote(cast(str, opts.pk.column))
     if connection.vendor == "postgresql":
         _check_role(model, using)
-    created: list[tuple[Any, models.Model]] = []
+    created: list[tuple[TenantRef, models.Model]] = []
     try:
         with tenant_context(tenant_b):
             row_b = make(tenant_b)
@@ -151,19 +232,31 @@ def assert_tenant_isolation(
                 _raw(
                     using,
                     f"DELETE FROM {quote(obj._meta.db_table)} WHERE "
-                    f"{quote(obj._meta.pk.column)} = %s",
+                    f"{quote(cast(str, obj._meta.pk.column))} = %s",
                     [obj.pk],
                 )
 
 
-def _made_for(make: Callable[[Any], models.Model], tenant: Any) -> models.Model:
+def _key(tenant: TenantRef) -> TenantKey:
+    """The tenant's primary key (a key stays as it is)."""
+    return tenant.pk if isinstance(tenant, models.Model) else tenant
+
+
+def _made_for(make: Callable[[Any], TenantModel], tenant: TenantRef) -> TenantModel:
     """``make(tenant)`` with that tenant current, so rows it needs first (a parent to point
     at) are created in the tenant the new row is meant for, whatever is current outside."""
     with tenant_context(tenant):
         return make(tenant)
 
 
-def _check_reads(model: Any, using: str, row_a: Any, row_b: Any, table: str, pk: str) -> None:
+def _check_reads(
+    model: type[TenantModel],
+    using: str,
+    row_a: TenantModel,
+    row_b: TenantModel,
+    table: str,
+    pk: str,
+) -> None:
     scoped = model.objects.using(using)
     assert not scoped.filter(pk=row_b.pk).exists(), "tenant leak: objects sees B's row"
     assert scoped.filter(pk=row_a.pk).exists(), "objects does not see the current tenant's row"
@@ -179,7 +272,13 @@ def _check_reads(model: Any, using: str, row_a: Any, row_b: Any, table: str, pk:
 
 
 def _check_writes(
-    model: Any, make: Any, using: str, row_b: Any, tenant_b: Any, table: str, pk: str
+    model: type[TenantModel],
+    make: Callable[[Any], TenantModel],
+    using: str,
+    row_b: TenantModel,
+    tenant_b: TenantRef,
+    table: str,
+    pk: str,
 ) -> None:
     unscoped = model._base_manager.using(using)
     field = next(
@@ -200,27 +299,39 @@ def _check_writes(
         "tenant leak: raw SQL deleted B's row"
     )
     intruder = _made_for(make, tenant_b)
-    intruder.tenant_id = getattr(tenant_b, "pk", tenant_b)
+    intruder.tenant_id = _key(tenant_b)
     with _must_fail("saving a row into tenant B through the ORM", using):
         intruder.save(using=using)
     intruder = _made_for(make, tenant_b)
-    intruder.tenant_id = getattr(tenant_b, "pk", tenant_b)
-    with _must_fail("inserting a row into tenant B with raw SQL", using, DatabaseError):
+    intruder.tenant_id = _key(tenant_b)
+    with _must_fail("inserting a row into tenant B with raw SQL", using):
         _raw(using, *_insert_sql(intruder, using))
 
 
-def _check_reference(reference: Any, row_b: Any, using: str, created: list, tenant_a: Any) -> None:
+def _check_reference(
+    reference: Callable[[TenantModel], TenantModel],
+    row_b: TenantModel,
+    using: str,
+    created: list[tuple[TenantRef, models.Model]],
+    tenant_a: TenantRef,
+) -> None:
     child = reference(row_b)
     with _must_fail("referencing B's row from A through the ORM", using):
         child.save(using=using)
         created.append((tenant_a, child))
     child = reference(row_b)
-    child.tenant_id = getattr(tenant_a, "pk", tenant_a)
-    with _must_fail("referencing B's row from A with raw SQL", using, DatabaseError):
+    child.tenant_id = _key(tenant_a)
+    with _must_fail("referencing B's row from A with raw SQL", using):
         _raw(using, *_insert_sql(child, using))
 
 
-def _check_no_tenant(model: Any, make: Any, using: str, table: str, tenant_a: Any) -> None:
+def _check_no_tenant(
+    model: type[TenantModel],
+    make: Callable[[Any], TenantModel],
+    using: str,
+    table: str,
+    tenant_a: TenantRef,
+) -> None:
     orphan = _made_for(make, tenant_a)
     with tenant_context(None):
         try:
@@ -232,8 +343,8 @@ def _check_no_tenant(model: Any, make: Any, using: str, table: str, tenant_a: An
         assert _raw(using, f"SELECT count(*) FROM {table}", []) == (0,), (
             "tenant leak: raw SQL without a tenant reads rows"
         )
-        orphan.tenant_id = getattr(tenant_a, "pk", tenant_a)
-        with _must_fail("inserting without a tenant", using, DatabaseError):
+        orphan.tenant_id = _key(tenant_a)
+        with _must_fail("inserting without a tenant", using):
             _raw(using, *_insert_sql(orphan, using))
 
 
@@ -242,7 +353,7 @@ def assert_link_isolation(
     field: str,
     make_pair: Callable[[Any], tuple[models.Model, models.Model]],
     *,
-    tenants: tuple[Any, Any],
+    tenants: tuple[TenantRef, TenantRef],
     using: str = "default",
 ) -> None:
     """Prove that the links of a many-to-many between tenant models stay in their tenant.
@@ -256,16 +367,21 @@ def assert_link_isolation(
         using: The database alias of the application role.
     """
     tenant_a, tenant_b = tenants
-    m2m = model._meta.get_field(field)
+    m2m = cast(models.ManyToManyField, model._meta.get_field(field))
     through = m2m.remote_field.through
+    assert through is not None  # resolved once the apps are ready
     connection = connections[using]
     quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(cast(str, cast(models.Field, through._meta.get_field(name)).column))
+
     table = quote(through._meta.db_table)
-    source_column = quote(through._meta.get_field(m2m.m2m_field_name()).column)
-    target_column = quote(through._meta.get_field(m2m.m2m_reverse_field_name()).column)
+    source_column = column(m2m.m2m_field_name())
+    target_column = column(m2m.m2m_reverse_field_name())
     if connection.vendor == "postgresql":
         _check_role(through, using)
-    pairs = {}
+    pairs: dict[TenantRef, tuple[models.Model, models.Model]] = {}
     try:
         for tenant in tenants:
             with tenant_context(tenant):
@@ -283,7 +399,7 @@ def assert_link_isolation(
             )
             with _must_fail("linking A's row to B's row through the ORM", using):
                 getattr(source_a, field).add(target_b)
-            with _must_fail("linking A's row to B's row with raw SQL", using, DatabaseError):
+            with _must_fail("linking A's row to B's row with raw SQL", using):
                 _raw(
                     using,
                     f"INSERT INTO {table} ({source_column}, {target_column}) VALUES (%s, %s)",

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, models, transaction
 
 try:  # the plugin's fixtures exist only where pytest does
     import pytest
 except ImportError:  # pragma: no cover
-    pytest = None
+    pytest = None  # type: ignore[assignment]  # no pytest, no fixtures (checked below)
 
 
-def pytest_addoption(parser: Any) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "prodpatterns_app_alias",
         "database alias of the application role, for tenant_pair (default: guessed)",
@@ -31,7 +30,7 @@ def pytest_addoption(parser: Any) -> None:
     )
 
 
-def pytest_configure(config: Any) -> None:
+def pytest_configure(config: pytest.Config) -> None:
     """Register the test-database fixtures after every plugin installed by entry point, so
     that they wrap pytest-django's fixtures of the same names (the last one registered is
     the one used; it asks for the earlier one by name)."""
@@ -46,7 +45,7 @@ def pytest_configure(config: Any) -> None:
 _REGISTERED_AS = "prodpatterns-test-databases"
 
 
-def app_alias(config: Any) -> str:
+def app_alias(config: pytest.Config) -> str:
     """The application role's alias: the ini option, else guessed from the settings."""
     from ..conf import app_settings
 
@@ -57,7 +56,7 @@ def app_alias(config: Any) -> str:
     return DEFAULT_DB_ALIAS if owner and owner != DEFAULT_DB_ALIAS else "app"
 
 
-def _tenant_pair(request: Any) -> Iterator[tuple[Any, Any]]:
+def _tenant_pair(request: pytest.FixtureRequest) -> Iterator[tuple[models.Model, models.Model]]:
     from ..models.tenancy import get_tenant_model
 
     alias = app_alias(request.config)

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test.runner import DiscoverRunner as DjangoDiscoverRunner
 
 from .databases import OwnerTestDatabases
+
+# What setup_databases() returns and teardown_databases() takes back (Django's).
+OldConfig = list[tuple[BaseDatabaseWrapper, str, bool]]
 
 
 class DiscoverRunner(DjangoDiscoverRunner):
     """Django's runner, with :class:`~.databases.OwnerTestDatabases` around the set-up."""
 
-    def setup_databases(self, **kwargs: Any) -> Any:
+    def setup_databases(self, **kwargs: Any) -> OldConfig:
         self._owner_databases = OwnerTestDatabases.plan()
         if self._owner_databases is None:
             return super().setup_databases(**kwargs)
@@ -30,7 +34,7 @@ class DiscoverRunner(DjangoDiscoverRunner):
         self._owner_databases.after_setup()
         return config
 
-    def teardown_databases(self, old_config: Any, **kwargs: Any) -> None:
+    def teardown_databases(self, old_config: OldConfig, **kwargs: Any) -> None:
         plan = getattr(self, "_owner_databases", None)
         if plan is None:
             return super().teardown_databases(old_config, **kwargs)

@@ -28,12 +28,14 @@ class StaffMemberAdmin(admin.ModelAdmin):
 class CustomerAdmin(ShopAdmin):
     list_display = ["name", "email", "updated_at"]
     search_fields = ["name", "email"]
+    ordering = ["name", "pk"]  # autocomplete pages: an unordered page may repeat or skip rows
 
 
 @admin.register(Product)
 class ProductAdmin(ShopAdmin):
     list_display = ["name", "sku", "price", "updated_at"]
     search_fields = ["name", "sku"]
+    ordering = ["name", "pk"]
 
 
 class OrderItemInline(admin.TabularInline):

@@ -14,8 +14,7 @@ from django_prodpatterns.drf import (
     VersionedModelSerializer,
 )
 from tests.composed.models import Invoice
-
-APP = "app"
+from tests.helpers import APP
 
 
 class InvoiceSerializer(VersionedModelSerializer):

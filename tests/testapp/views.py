@@ -6,10 +6,9 @@ from django.db import connections
 from django.http import JsonResponse
 
 from django_prodpatterns.pagination import keyset_page
+from tests.helpers import APP
 
 from .models import Entry, Project
-
-APP = "app"
 
 
 def _backend_pid():

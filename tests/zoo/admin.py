@@ -2,8 +2,7 @@
 
 from django.contrib import admin
 
-from django_prodpatterns.admin import SoftDeleteAdmin
-from django_prodpatterns.admin_locking import VersionedAdmin
+from django_prodpatterns.admin import SoftDeleteAdmin, VersionedAdmin
 from tests.zoo import models as zoo
 
 

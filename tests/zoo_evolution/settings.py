@@ -18,7 +18,7 @@ test run passes, in the environment:
 import json
 import os
 
-from django_prodpatterns.db import embedded
+from django_prodpatterns.devserver import embedded
 from tests.settings_base import *  # noqa: F403
 
 _server = json.loads(os.environ["PRODPATTERNS_CHILD_SERVER"])

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import re
 import uuid
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser, OutputWrapper
 from django.db import connections, models
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from ...conf import app_settings
-from ...context import get_current_tenant_pk
+from ...context import TenantKey, get_current_tenant_pk
 from ...markers import TENANT_FIELD, is_soft_deletable, is_tenant_scoped
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    from ...context import audit_context
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -119,7 +125,7 @@ def _tenant_required(labels: list[str], using: str, every_model: bool) -> str:
     return f"{line}."
 
 
-def tenant_bound() -> Any:
+def tenant_bound() -> TenantKey | None:
     """The ``--tenant`` to hold the whole cascade in (None without ``--tenant``).
 
     :func:`rows_of` keeps the rows named on the command line inside the tenant; the rows
@@ -167,12 +173,12 @@ def duration(value: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def write_counts(stdout: Any, counts: dict[str, int]) -> None:
+def write_counts(stdout: OutputWrapper, counts: dict[str, int]) -> None:
     for label, count in sorted(counts.items()):
         stdout.write(f"  {label}: {count}")
 
 
-def add_actor_options(parser: Any) -> None:
+def add_actor_options(parser: CommandParser) -> None:
     """``--actor`` and ``--reason``: who runs the command and why, for the audit trail."""
     parser.add_argument(
         "--actor", help="the user acting (a username of AUTH_USER_MODEL), for the audit trail"
@@ -180,7 +186,7 @@ def add_actor_options(parser: Any) -> None:
     parser.add_argument("--reason", help="stored with the audit trail")
 
 
-def command_actor(username: str | None) -> Any:
+def command_actor(username: str | None) -> AbstractBaseUser | None:
     """The user ``--actor`` names (``None`` without it), or a one-line error."""
     if username is None:
         return None
@@ -195,7 +201,7 @@ def command_actor(username: str | None) -> Any:
     return user
 
 
-def command_audit(command: str, actor: Any, reason: str | None) -> Any:
+def command_audit(command: str, actor: object, reason: str | None) -> audit_context:
     """The audit context of a command run: the ``--actor`` user (:func:`command_actor`,
     resolved before anything else is checked) and ``--reason``, and always the command and
     the operating-system user that ran it, so an entry written from a shell says who was
@@ -211,11 +217,11 @@ def command_audit(command: str, actor: Any, reason: str | None) -> Any:
     return audit_context(actor=actor, reason=reason, command=command, os_user=os_user)
 
 
-def add_tenant_option(parser: Any) -> None:
+def add_tenant_option(parser: CommandParser) -> None:
     parser.add_argument("--tenant", help="the tenant's primary key: work inside that tenant")
 
 
-def tenant_scope(value: str | None) -> Any:
+def tenant_scope(value: str | None) -> AbstractContextManager[object]:
     """``tenant_context`` for ``--tenant`` (a no-op context without it)."""
     from contextlib import nullcontext
 

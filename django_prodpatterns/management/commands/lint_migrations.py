@@ -1,9 +1,11 @@
 """``manage.py lint_migrations [app_label] [--since MIGRATION]``: flag unsafe operations."""
 
-from django.apps import apps
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
 
-from ...migration_lint import lint
+from django.apps import apps
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ...ops.migration_lint import lint
 
 
 class Command(BaseCommand):
@@ -12,13 +14,20 @@ class Command(BaseCommand):
         "with the reason and the safe alternative. Exits 1 when anything is flagged."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "app_label", nargs="?", help="one app (default: every app but Django's own)"
         )
         parser.add_argument("--since", help="only migrations after this one (e.g. 0007)")
 
-    def handle(self, *args, app_label, since, verbosity, **options):
+    def handle(
+        self,
+        *args: Any,
+        app_label: str | None,
+        since: str | None,
+        verbosity: int,
+        **options: Any,
+    ) -> None:
         if app_label is not None:
             try:
                 apps.get_app_config(app_label)

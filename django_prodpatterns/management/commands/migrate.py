@@ -16,25 +16,29 @@
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands.migrate import Command as Migrate
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.migration import Migration
 from django.db.migrations.recorder import MigrationRecorder
 
 from ...conf import app_settings
 from ...db.autodetector import TenantAwareAutodetector
-from ...db.guard import LockWatcher, is_lock_timeout
+from ...ops.lock_watch import LockWatcher, is_lock_timeout
 
 WATCHER_PARAMS = ("dbname", "user", "password", "host", "port", "sslmode", "options")
+
+_T = TypeVar("_T")
 
 
 class Command(Migrate):
     autodetector = TenantAwareAutodetector
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
         parser.set_defaults(database=None)
         parser.add_argument(
@@ -47,16 +51,16 @@ class Command(Migrate):
         parser.add_argument("--retry-backoff", type=float, help="default: MIGRATE_RETRY_BACKOFF")
 
     _watcher: LockWatcher | None = None
-    _current = None
+    _current: Migration | None = None
 
-    def execute(self, *args, **options):
+    def execute(self, *args: Any, **options: Any) -> str | None:
         # Before Django's own checks, which run on the chosen database.
         options["database"] = (
             options.get("database") or app_settings.OWNER_DATABASE or DEFAULT_DB_ALIAS
         )
         return super().execute(*args, **options)
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> str | None:
         lock = _pick(options.pop("lock_timeout", None), app_settings.MIGRATE_LOCK_TIMEOUT)
         statement = _pick(
             options.pop("statement_timeout", None), app_settings.MIGRATE_STATEMENT_TIMEOUT
@@ -89,7 +93,14 @@ class Command(Migrate):
                 time.sleep(delay)
                 delay, attempt = delay * 2, attempt + 1
 
-    def _guarded(self, connection, lock, statement, args, options):
+    def _guarded(
+        self,
+        connection: BaseDatabaseWrapper,
+        lock: str | int | None,
+        statement: str | int | None,
+        args: tuple[Any, ...],
+        options: dict[str, Any],
+    ) -> str | None:
         connection.ensure_connection()
         params = connection.get_connection_params()
         pid = connection.connection.info.backend_pid
@@ -109,19 +120,23 @@ class Command(Migrate):
                 with connection.cursor() as cursor:
                     cursor.execute("RESET lock_timeout; RESET statement_timeout")
 
-    def migration_progress_callback(self, action, migration=None, fake=False):
+    def migration_progress_callback(
+        self, action: str, migration: Migration | None = None, fake: bool = False
+    ) -> None:
         if action in ("apply_start", "unapply_start") and self._watcher is not None:
             self._current = migration
             self._watcher.blockers = []
         super().migration_progress_callback(action, migration, fake)
 
-    def _report(self, migration, lock, attempt, retries):
+    def _report(
+        self, migration: Migration | None, lock: str | int | None, attempt: int, retries: int
+    ) -> str:
         name = f"{migration.app_label}.{migration.name}" if migration else "A migration"
         lines = [
             f"{name} waited more than {lock} for a lock (attempt {attempt + 1} of "
             f"{retries + 1}) and was rolled back."
         ]
-        blockers = self._watcher.blockers
+        blockers = self._watcher.blockers if self._watcher is not None else []
         if blockers:
             lines += ["Blocked by:", *(f"  {b.describe()}" for b in blockers)]
         else:
@@ -129,7 +144,7 @@ class Command(Migrate):
         return "\n".join(lines)
 
 
-def _pick(option, setting):
+def _pick(option: _T | None, setting: _T) -> _T:
     return setting if option is None else option
 
 
@@ -146,7 +161,7 @@ _MIGRATOR_SQL = """
 """
 
 
-def refusal(connection: Any) -> str | None:
+def refusal(connection: BaseDatabaseWrapper) -> str | None:
     """Why ``connection``'s role cannot migrate, as one line that says what to do; None
     when it can (as far as the catalog tells before anything is written).
 

@@ -21,13 +21,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import sql as pgsql
 
 from ...conf import SETTINGS_NAME, app_settings
-from ...db.roles import Role, ensure_role, grant_statements
 from ...ops import drift, setup
+from ...ops.roles import Role, ensure_role, grant_statements
 
 
 class Command(BaseCommand):
@@ -36,7 +37,7 @@ class Command(BaseCommand):
     # stop them; rls check runs the checks itself (handle).
     requires_system_checks = []
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="topic", required=True)
         set_up = sub.add_parser(
             "setup", help="create the roles and the database DATABASES names, and grant"
@@ -89,7 +90,7 @@ class Command(BaseCommand):
             database = options["database"] or app_settings.OWNER_DATABASE or DEFAULT_DB_ALIAS
             self.drift_check(self.postgresql(database), database)
 
-    def postgresql(self, database: str) -> Any:
+    def postgresql(self, database: str) -> BaseDatabaseWrapper:
         connection = connections[database]
         if connection.vendor != "postgresql":
             raise CommandError(f"Database {database!r} is not PostgreSQL.")
@@ -199,7 +200,7 @@ class Command(BaseCommand):
             setup.sql_comment("then: ALTER ROLE <name> PASSWORD '...'; for each role")
         )
 
-    def drift_check(self, connection: Any, database: str) -> None:
+    def drift_check(self, connection: BaseDatabaseWrapper, database: str) -> None:
         found = drift.differences(connection)
         if found:
             for line in found:

@@ -8,8 +8,9 @@ so even a dry run's count would be wrong.
 """
 
 import getpass
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
@@ -48,7 +49,7 @@ def check_owner(using: str) -> None:
 class Command(BaseCommand):
     help = "Delete audit entries older than --before (through the owner alias), audited."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--before", required=True, help="YYYY-MM-DD or ISO 8601")
         parser.add_argument(
             "--actor", help="the user acting (a username of AUTH_USER_MODEL), for the entry"
@@ -57,7 +58,16 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
         parser.add_argument("--database", help="default: OWNER_DATABASE, else default")
 
-    def handle(self, *args, before, reason, dry_run, database, actor=None, **options):
+    def handle(
+        self,
+        *args: Any,
+        before: str,
+        reason: str | None,
+        dry_run: bool,
+        database: str | None,
+        actor: str | None = None,
+        **options: Any,
+    ) -> None:
         named = command_actor(actor)
         cutoff = moment(before, "--before")
         if cutoff > timezone.now():
@@ -69,7 +79,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Would prune {old.count()} audit entries before {cutoff}.")
             return
         info = get_audit_info()
-        actor = named or (resolve_actor(info.actor) if info else None)
+        acting = named or (resolve_actor(info.actor) if info else None)
         with transaction.atomic(using=using):
             deleted, _ = old.delete()
             AuditLog.objects.using(using).create(
@@ -78,8 +88,8 @@ class Command(BaseCommand):
                 object_pk="*",
                 action="prune",
                 changes={"before": cutoff.isoformat(), "deleted": deleted},
-                actor_id=None if actor is None else str(actor.pk),
-                actor_repr=str(actor) if actor is not None else f"os user {getpass.getuser()}",
+                actor_id=None if acting is None else str(acting.pk),
+                actor_repr=str(acting) if acting is not None else f"os user {getpass.getuser()}",
                 reason=reason or (info.reason if info else None),
             )
         self.stdout.write(f"Pruned {deleted} audit entries before {cutoff}.")

@@ -1,6 +1,8 @@
 """``manage.py purge_deleted --older-than 30d``: really delete long-dead rows, in chunks."""
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, models
 from django.utils import timezone
 
@@ -23,7 +25,7 @@ from ._softdelete import (
 class Command(BaseCommand):
     help = "Hard-delete rows soft-deleted longer ago than --older-than, batch by batch."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--older-than", required=True, help="e.g. 30d, 12h, 2w")
         parser.add_argument("--model", action="append", default=[], help="app_label.Model")
         parser.add_argument("--batch-size", type=int, default=1000)
@@ -32,12 +34,28 @@ class Command(BaseCommand):
         add_actor_options(parser)
         add_tenant_option(parser)
 
-    def handle(self, *args, tenant=None, actor=None, reason=None, **options):
+    def handle(
+        self,
+        *args: Any,
+        tenant: str | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+        **options: Any,
+    ) -> None:
         user = command_actor(actor)  # an unknown --actor fails before anything else
         with tenant_scope(tenant), command_audit("purge_deleted", user, reason):
             self._handle(*args, **options)
 
-    def _handle(self, *args, older_than, model, batch_size, dry_run, database, **options):
+    def _handle(
+        self,
+        *args: Any,
+        older_than: str,
+        model: list[str],
+        batch_size: int,
+        dry_run: bool,
+        database: str,
+        **options: Any,
+    ) -> None:
         cutoff = timezone.now() - duration(older_than)
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
@@ -59,7 +77,7 @@ class Command(BaseCommand):
                 continue
             label = target._meta.label
 
-            def report(done, total, label=label):
+            def report(done: int, total: int, label: str = label) -> None:
                 if total > batch_size:
                     self.stdout.write(f"  {label}: {done}/{total}")
 

@@ -1,6 +1,8 @@
 """``manage.py restore_deleted app_label.Model``: bring rows back by pk, batch or date."""
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, transaction
 
 from ...deletion import restore_operation
@@ -29,7 +31,7 @@ class Command(BaseCommand):
         "--batch brings back exactly what that delete removed."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("model", help="app_label.ModelName")
         parser.add_argument("--pk", action="append", default=[], help="repeatable")
         parser.add_argument("--batch", help="a deletion batch id (UUID)")
@@ -40,33 +42,35 @@ class Command(BaseCommand):
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
         add_tenant_option(parser)
 
-    def handle(self, *args, tenant=None, actor=None, **options):
+    def handle(
+        self, *args: Any, tenant: str | None = None, actor: str | None = None, **options: Any
+    ) -> None:
         user = command_actor(actor)  # an unknown --actor fails before anything else
         with tenant_scope(tenant):
             self._handle(*args, actor=user, **options)
 
     def _handle(
         self,
-        *args,
-        model,
-        pk,
-        batch,
-        deleted_after,
-        all,
-        reason,
-        dry_run,
-        database,
-        actor=None,
-        **options,
-    ):
-        model = soft_delete_model(model)
+        *args: Any,
+        model: str,
+        pk: list[str],
+        batch: str | None,
+        deleted_after: str | None,
+        all: bool,
+        reason: str | None,
+        dry_run: bool,
+        database: str,
+        actor: object = None,
+        **options: Any,
+    ) -> None:
+        model_class = soft_delete_model(model)
         if not (pk or batch or deleted_after or all):
             raise CommandError("Say what to restore: --pk, --batch, --deleted-after or --all.")
-        require_tenant([model], database)
-        rows = rows_of(model, database).filter(deleted_at__isnull=False)
+        require_tenant([model_class], database)
+        rows = rows_of(model_class, database).filter(deleted_at__isnull=False)
         if pk:
-            pks = primary_keys(model, pk)
-            existing(model, pks, database)
+            pks = primary_keys(model_class, pk)
+            existing(model_class, pks, database)
             rows = rows.filter(pk__in=pks)
         if batch:
             rows = rows.filter(deletion_batch=batch_id(batch))
@@ -74,7 +78,7 @@ class Command(BaseCommand):
             rows = rows.filter(deleted_at__gt=moment(deleted_after, "--deleted-after"))
         selected = rows.count()
         if not selected:
-            raise CommandError(f"No deleted {model._meta.label} rows match.")
+            raise CommandError(f"No deleted {model_class._meta.label} rows match.")
         try:
             with (
                 command_audit("restore_deleted", actor, reason),
@@ -89,10 +93,10 @@ class Command(BaseCommand):
         verb = "Would restore" if dry_run else "Restored"
         self.stdout.write(f"{verb} {total} rows (restore id {op.batch}):")
         write_counts(self.stdout, counts)
-        waiting = selected - counts.get(model._meta.label, 0)
+        waiting = selected - counts.get(model_class._meta.label, 0)
         if waiting:
             self.stdout.write(
-                f"{waiting} selected {model._meta.label} rows stay deleted: a parent they "
+                f"{waiting} selected {model_class._meta.label} rows stay deleted: a parent they "
                 "cascade from is still deleted; restore the parent instead."
             )
         if dry_run:

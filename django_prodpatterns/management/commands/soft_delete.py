@@ -1,6 +1,8 @@
 """``manage.py soft_delete app_label.Model --pk 1 --pk 2``: soft-delete rows and cascade."""
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, models, transaction
 
 from ...deletion import soft_delete_operation
@@ -24,7 +26,7 @@ from ._softdelete import (
 class Command(BaseCommand):
     help = "Soft-delete rows (and what CASCADE takes with them) as one batch."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("model", help="app_label.ModelName")
         parser.add_argument("--pk", action="append", required=True, help="repeatable")
         add_actor_options(parser)
@@ -32,17 +34,29 @@ class Command(BaseCommand):
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
         add_tenant_option(parser)
 
-    def handle(self, *args, tenant=None, actor=None, **options):
+    def handle(
+        self, *args: Any, tenant: str | None = None, actor: str | None = None, **options: Any
+    ) -> None:
         user = command_actor(actor)  # an unknown --actor fails before anything else
         with tenant_scope(tenant):
             self._handle(*args, actor=user, **options)
 
-    def _handle(self, *args, model, pk, reason, dry_run, database, actor=None, **options):
-        model = soft_delete_model(model)
-        require_tenant([model], database)
-        pks = primary_keys(model, pk)
-        existing(model, pks, database)
-        rows = rows_of(model, database).filter(pk__in=pks)
+    def _handle(
+        self,
+        *args: Any,
+        model: str,
+        pk: list[str],
+        reason: str | None,
+        dry_run: bool,
+        database: str,
+        actor: object = None,
+        **options: Any,
+    ) -> None:
+        model_class = soft_delete_model(model)
+        require_tenant([model_class], database)
+        pks = primary_keys(model_class, pk)
+        existing(model_class, pks, database)
+        rows = rows_of(model_class, database).filter(pk__in=pks)
         already = sorted(rows.filter(deleted_at__isnull=False).values_list("pk", flat=True))
         if already:
             self.stdout.write(f"Already deleted, skipped: {', '.join(map(str, already))}")

@@ -1,4 +1,6 @@
-"""Admin integration: soft delete, the audit browser, optimistic locking and tenants.
+"""Soft delete in the admin: alive/deleted filter, soft "Delete", previewed restore and
+hard delete (the templates ``prodpatterns/admin/restore_confirmation.html`` and
+``hard_delete_confirmation.html``).
 
 Usage::
 
@@ -21,10 +23,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from .deletion import restore_operation
-from .exceptions import RestoreConflict
+from ..deletion import restore_operation
+from ..exceptions import RestoreConflict
 
 PREVIEW_LIMIT = 100  # rows listed per model on a confirmation page
+
+__all__ = ["DeletedStateFilter", "SoftDeleteAdmin", "SoftDeleteAdminMixin"]
 
 
 class DeletedStateFilter(admin.SimpleListFilter):
@@ -197,27 +201,3 @@ def _preview(op: Any, using: str) -> list[tuple[str, int, list[str]]]:
         sample = model._base_manager.using(using).filter(deletion_batch=op.batch)
         rows.append((label, op.counts[label], [str(obj) for obj in sample[:PREVIEW_LIMIT]]))
     return rows
-
-
-from .admin_audit import AuditHistoryMixin, AuditLogAdmin  # noqa: E402  (registers AuditLog)
-from .admin_locking import (  # noqa: E402
-    VersionedAdmin,
-    VersionedAdminMixin,
-    VersionedFormMixin,
-    VersionedInlineMixin,
-)
-from .admin_tenancy import TenantAccessAdmin, TenantAdmin  # noqa: E402  (registers both)
-
-__all__ = [
-    "AuditHistoryMixin",
-    "AuditLogAdmin",
-    "DeletedStateFilter",
-    "SoftDeleteAdmin",
-    "SoftDeleteAdminMixin",
-    "TenantAccessAdmin",
-    "TenantAdmin",
-    "VersionedAdmin",
-    "VersionedAdminMixin",
-    "VersionedFormMixin",
-    "VersionedInlineMixin",
-]
