@@ -17,8 +17,7 @@ def setup() -> None:
     from django.core.management import call_command
     from django.db import connections
 
-    from django_prodpatterns.devserver.embedded import APP_ROLE
-    from django_prodpatterns.ops.roles import grant_app_privileges
+    from django_prodpatterns.ops.roles import APP_ROLE, grant_app_privileges
 
     call_command("migrate", verbosity=0)  # migrated apps first: synced tables point at them
     call_command("migrate", run_syncdb=True, verbosity=0)

@@ -14,9 +14,16 @@ autocommit), and one ``QuerySet.update()`` of ``--n`` rows, for: a plain model, 
 and then updated in one transaction (through the ORM, and in SQL), for the plain model,
 the ``AuditedModel`` as usual (an entry per row and write), and the ``AuditedModel``
 inside ``audit_backfill()`` (one entry).
+
+``--functions FILE FILE ...`` compares versions of the trigger function instead (for example
+``audit_function_v4.sql audit_function_v5.sql``): each round installs each version in turn
+in the one database and times, on the ``AuditedModel``, ``--n`` single-row creates and
+updates and one ``QuerySet.update()`` of ``--n`` rows, beside the plain model, over
+``--rounds`` rounds (best and median). The current version is installed again at the end.
 """
 
 import argparse
+import statistics
 import time
 
 from _setup import setup
@@ -30,6 +37,8 @@ from django.db import connection, transaction  # noqa: E402
 from benchmarks.benchapp import models as bench  # noqa: E402
 from django_prodpatterns.backfill import audit_backfill  # noqa: E402
 from django_prodpatterns.context import audit_context  # noqa: E402
+from django_prodpatterns.db.audit import AUDIT_FUNCTION  # noqa: E402
+from django_prodpatterns.db.versioned import in_schema, sql_file  # noqa: E402
 
 MODELS = {
     "plain model": bench.PlainRow,
@@ -150,13 +159,61 @@ def backfill(n, rounds=5):
             )
 
 
+def functions(files, n, rounds):
+    """Versions of the trigger function, each installed in turn, on the same writes.
+
+    Versions and the plain model take turns in every round, in the reverse order every
+    other round, so that a busy machine slows them alike; the best and the median round
+    of each are shown.
+    """
+    variants = {"plain model": (bench.PlainRow, None)}
+    variants.update({name: (bench.AuditedRow, name) for name in files})
+    samples = {}
+    try:
+        for round_ in range(rounds):
+            names = list(variants)[:: -1 if round_ % 2 else 1]
+            for name in names:
+                model, file = variants[name]
+                if file is not None:
+                    with connection.cursor() as cursor:
+                        cursor.execute(in_schema(sql_file(file), connection))
+                reset()
+                with connection.cursor() as cursor:
+                    cursor.execute("TRUNCATE prodpatterns_auditlog")
+                with audit_context(reason="benchmark", request_id="bench"):
+                    results = run(model, n)
+                for operation in ("create", "update", "QuerySet.update"):
+                    samples.setdefault((name, operation), []).append(results[operation])
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(in_schema(sql_file(AUDIT_FUNCTION), connection))
+    print(f"\n{n} writes of each kind on AuditedRow, per trigger function; {rounds} rounds")
+    print(
+        f"{'function':26} {'operation':16} {'best s':>8} {'µs/row':>8} {'vs plain':>9}"
+        f" {'median s':>9} {'µs/row':>8} {'vs plain':>9}"
+    )
+    for name in variants:
+        for operation in ("create", "update", "QuerySet.update"):
+            figures = []
+            for pick in (min, statistics.median):
+                seconds = pick(samples[(name, operation)])
+                ratio = seconds / pick(samples[("plain model", operation)])
+                figures.append(f"{seconds:8.3f} {seconds / n * 1e6:8.1f} {ratio:9.2f}")
+            print(f"{name:26} {operation:16} {figures[0]} {figures[1]:>28}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--backfill", type=int, metavar="N", help="time a backfill of N rows")
+    parser.add_argument("--functions", nargs="+", metavar="FILE", help="compare these versions")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of --functions")
     args = parser.parse_args()
     if args.backfill:
         backfill(args.backfill)
+        return
+    if args.functions:
+        functions(args.functions, args.n, args.rounds)
         return
     reset()
     table = {}

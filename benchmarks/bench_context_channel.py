@@ -26,8 +26,7 @@ from django.db import connections, transaction  # noqa: E402
 
 from django_prodpatterns.context import audit_context, tenant_context  # noqa: E402
 from django_prodpatterns.db import session  # noqa: E402
-from django_prodpatterns.devserver.embedded import APP_ROLE  # noqa: E402
-from django_prodpatterns.ops.roles import grant_app_privileges  # noqa: E402
+from django_prodpatterns.ops.roles import APP_ROLE, grant_app_privileges  # noqa: E402
 from tests.testapp.models import Article  # noqa: E402
 
 ROUNDS, OPS = 7, 400

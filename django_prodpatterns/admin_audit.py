@@ -1,53 +1,11 @@
-"""Deprecated alias of :mod:`django_prodpatterns.admin.audit` (the audit log browser).
+"""Deprecated: the audit log browser, moved to :mod:`django_prodpatterns.admin.audit`.
 
-Import from ``django_prodpatterns.admin.audit`` (or, for the admin classes,
-``django_prodpatterns.admin``). This module only re-exports that one: it registers nothing
-(``django_prodpatterns.admin`` does, once), and importing it warns.
+Import it from there (the admin classes also from ``django_prodpatterns.admin``);
+this old path keeps working, with a DeprecationWarning.
 """
 
-from __future__ import annotations
+from ._moved import moved_module
 
-import warnings
-from typing import Any
-
-from .admin import audit as _new
-from .admin.audit import (
-    ActorFilter,
-    AtLeast,
-    AuditHistoryMixin,
-    AuditLogAdmin,
-    EstimatedCountPaginator,
-    ModelFilter,
-    WhenFilter,
-    diff_table,
-    history_url,
-    visible_staff,
+__getattr__, __all__ = moved_module(
+    __name__, "django_prodpatterns.admin.audit", also="django_prodpatterns.admin"
 )
-
-__all__ = [
-    "ActorFilter",
-    "AtLeast",
-    "AuditHistoryMixin",
-    "AuditLogAdmin",
-    "EstimatedCountPaginator",
-    "ModelFilter",
-    "WhenFilter",
-    "diff_table",
-    "history_url",
-    "visible_staff",
-]
-
-warnings.warn(
-    "django_prodpatterns.admin_audit is deprecated; "
-    "import from django_prodpatterns.admin.audit (or django_prodpatterns.admin) instead.",
-    DeprecationWarning,
-    stacklevel=2,
-)
-
-
-def __getattr__(name: str) -> Any:
-    """Any other name the old module had (private helpers, imports) comes from the new one."""
-    try:
-        return getattr(_new, name)
-    except AttributeError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -15,8 +15,8 @@ each model, in the same transaction as the rows::
 
 Why the application role cannot use it, whatever SQL it sends: the block's marker travels
 in the signed context (a field of :class:`~django_prodpatterns.context.AuditInfo` that
-``audit_context()`` cannot set), and the trigger function (``sql/audit_function_v4.sql``)
-honours it only for a session whose login role has the privileges of the audited table's
+``audit_context()`` cannot set), and the trigger function (``sql/audit_function_v4.sql``
+and later) honours it only for a session whose login role has the privileges of the audited table's
 owner: a role that could switch the triggers off anyway. Every other session's writes are
 captured row by row, marker or not. Here the block refuses, in one line, an alias whose
 role is not the owner, so the mistake shows before any row is written.
@@ -37,14 +37,14 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from .conf import app_settings
-from .context import AuditInfo, audit_context, get_audit_info, get_current_tenant, key_of
+from .context import AuditInfo, audit_context, channel_values, get_audit_info
+from .db.names import BACKFILL_ROWS_SETTING
 
 __all__ = ["Backfill", "audit_backfill"]
 
-# Where the trigger function counts the rows it did not log, per block, model and action
-# (transaction-local: a rollback takes the counts back with the rows); a block is open in
-# the transaction that holds the setting's key for it.
-COUNTS_SETTING = "prodpatterns.backfill_rows"
+# BACKFILL_ROWS_SETTING (db/names.py) is where the trigger function counts the rows it
+# did not log, per block, model and action (transaction-local: a rollback takes the counts
+# back with the rows); a block is open in the transaction that holds the setting's key.
 ACTION = "backfill"
 
 # One statement before anything is written: whether the session's login role and its
@@ -163,7 +163,7 @@ def audit_backfill(
         if postgresql:
             _check(connection, alias)
             with connection.cursor() as cursor:
-                cursor.execute(_OPEN_SQL, [COUNTS_SETTING, COUNTS_SETTING, record.id])
+                cursor.execute(_OPEN_SQL, [BACKFILL_ROWS_SETTING, BACKFILL_ROWS_SETTING, record.id])
         with _marked(record.id, actor, reason):
             yield record
             info = get_audit_info()
@@ -180,7 +180,7 @@ def _log_table(connection: BaseDatabaseWrapper) -> str:
 def _check(connection: BaseDatabaseWrapper, alias: str) -> None:
     """Refuse, before anything is written, a role the trigger function would not exempt."""
     with connection.cursor() as cursor:
-        cursor.execute(_CHECK_SQL, [COUNTS_SETTING, _log_table(connection)])
+        cursor.execute(_CHECK_SQL, [BACKFILL_ROWS_SETTING, _log_table(connection)])
         session_role, role, owner, honoured = cursor.fetchone()
     if not owner:
         raise ImproperlyConfigured(
@@ -203,7 +203,7 @@ def _write_entry(connection: BaseDatabaseWrapper, record: Backfill, info: AuditI
     details = json.loads(info.as_json) if info is not None else {}
     actor_id = info.actor_id if info is not None else ""
     actor_repr = details.get("actor_repr") or _os_user()
-    tenant = key_of(get_current_tenant())
+    tenant = (channel_values() or ("",))[0]  # the key PostgreSQL was sent
     extra = details.get("extra")
     with connection.cursor() as cursor:
         cursor.execute(
@@ -213,7 +213,7 @@ def _write_entry(connection: BaseDatabaseWrapper, record: Backfill, info: AuditI
                 AuditLog._meta.label,
                 record.id,
                 ACTION,
-                COUNTS_SETTING,
+                BACKFILL_ROWS_SETTING,
                 record.id,
                 actor_id or None,
                 actor_repr,

@@ -29,17 +29,17 @@ from django.db.models.expressions import DatabaseDefault
 from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
-from .context import TenantKey
+from .context import TenantKey, require_tenant_pk
 from .exceptions import BulkWriteError, TenantMismatch
 from .markers import (
     TENANT_FIELD,
+    TIMESTAMP_FIELDS,
     UPDATED_AT,
     VERSION,
     has_updated_at,
     is_tenant_scoped,
     is_versioned,
 )
-from .querysets import current_tenant_pk
 
 _T = TypeVar("_T")
 
@@ -59,9 +59,9 @@ class UpsertResult:
 def copy_insert(model: type[models.Model], rows: Iterable[Row], *, using: str | None = None) -> int:
     """Insert ``rows`` (dicts of field values, or unsaved instances); returns the count."""
     using = using or router.db_for_write(model)
-    batch = _Batch(model, rows, using)
-    with transaction.atomic(using=using), batch.staged() as stage:
-        return batch.execute(f"INSERT INTO {batch.table} ({batch.columns}) {stage}")
+    prepared = _Rows(model, rows, using)
+    with transaction.atomic(using=using), prepared.staged() as stage:
+        return prepared.execute(f"INSERT INTO {prepared.table} ({prepared.columns}) {stage}")
 
 
 def upsert(
@@ -81,23 +81,25 @@ def upsert(
     using = using or router.db_for_write(model)
     if not update_fields:
         raise ValueError("upsert() needs update_fields: the fields an existing row takes.")
-    batch = _Batch(model, rows, using)
-    target = batch.conflict_target(unique_fields)
+    prepared = _Rows(model, rows, using)
+    target = prepared.conflict_target(unique_fields)
     keys = {model._meta.get_field(name).name for name in target.fields}
     if clash := sorted(keys & {model._meta.get_field(name).name for name in update_fields}):
         raise ValueError(f"upsert(): {', '.join(clash)} identify the row and cannot be updated.")
-    batch.refuse_duplicate_keys(target.fields)
-    quote = batch.quote
-    sets = [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in map(batch.column, update_fields)]
+    prepared.refuse_duplicate_keys(target.fields)
+    quote = prepared.quote
+    sets = [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in map(prepared.column, update_fields)]
     if has_updated_at(model):
         sets.append(f"{quote(UPDATED_AT)} = EXCLUDED.{quote(UPDATED_AT)}")
     if is_versioned(model):
-        sets.append(f"{quote(VERSION)} = {batch.table}.{quote(VERSION)} + 1")
-    conflict = ", ".join(quote(batch.column(name)) for name in target.fields)
+        sets.append(f"{quote(VERSION)} = {prepared.table}.{quote(VERSION)} + 1")
+    conflict = ", ".join(quote(prepared.column(name)) for name in target.fields)
     on_conflict = f" ON CONFLICT ({conflict}){target.where} DO UPDATE SET {', '.join(sets)}"
     on_conflict += " RETURNING (xmax = 0)"  # xmax is 0 on a row this statement inserted
-    with transaction.atomic(using=using), batch.staged() as stage:
-        flags = batch.fetch(f"INSERT INTO {batch.table} ({batch.columns}) {stage}{on_conflict}")
+    with transaction.atomic(using=using), prepared.staged() as stage:
+        flags = prepared.fetch(
+            f"INSERT INTO {prepared.table} ({prepared.columns}) {stage}{on_conflict}"
+        )
     inserted = sum(1 for (flag,) in flags if flag)
     return UpsertResult(inserted=inserted, updated=len(flags) - inserted)
 
@@ -122,7 +124,7 @@ def _left_to_database(field: models.Field, given: list[dict[str, Any]]) -> bool:
     )
 
 
-class _Batch:
+class _Rows:
     """The rows of one call, checked and converted, and the SQL around them."""
 
     def __init__(self, model: type[models.Model], rows: Iterable[Row], using: str) -> None:
@@ -138,7 +140,7 @@ class _Batch:
         ]
         self.now = timezone.now()
         self.tenant: TenantKey | None = (
-            current_tenant_pk(model) if is_tenant_scoped(model) else None
+            require_tenant_pk(model) if is_tenant_scoped(model) else None
         )
         # Field lookups by name and attname, and the defaults prepared once per call (a
         # callable default, such as uuid4, is called per row): the per-row work is then
@@ -150,12 +152,12 @@ class _Batch:
         self.fields = [f for f in fields if not _left_to_database(f, given)]
         self.columns = ", ".join(self.quote(_column(f)) for f in self.fields)
         self.static = {f.attname: self._static_default(f) for f in self.fields}
-        self.rows = [self._convert(index, values) for index, values in enumerate(given)]
+        self.converted = [self._convert(index, values) for index, values in enumerate(given)]
 
     # --- checking the input -----------------------------------------------------------
 
     def _static_default(self, field: models.Field) -> object:
-        if field.name in ("created_at", UPDATED_AT):
+        if field.name in TIMESTAMP_FIELDS:
             return field.get_db_prep_save(self.now, self.connection)
         if field.default is not NOT_PROVIDED and not callable(field.default):
             return field.get_db_prep_save(field.get_default(), self.connection)
@@ -259,7 +261,7 @@ class _Batch:
     def refuse_duplicate_keys(self, names: Sequence[str]) -> None:
         positions = [self.fields.index(self._field(n)) for n in names]
         seen: dict[tuple[str, ...], int] = {}
-        for index, row in enumerate(self.rows):
+        for index, row in enumerate(self.converted):
             key = tuple(str(row[p]) for p in positions)
             if key in seen:
                 raise BulkWriteError(
@@ -290,31 +292,31 @@ class _Batch:
 
 
 class _Stage:
-    """A staging table holding the batch, filled by COPY, dropped at commit.
+    """A staging table holding the rows, filled by COPY, dropped at commit.
 
     Made by the ``prodpatterns_stage`` function (migration 0003): the application role
     may not create temporary tables, and the function names the table itself.
     """
 
-    def __init__(self, batch: _Batch) -> None:
-        self.batch = batch
+    def __init__(self, rows: _Rows) -> None:
+        self.rows = rows
 
     def __enter__(self) -> str:
-        batch = self.batch
-        with batch.connection.cursor() as cursor:
+        rows = self.rows
+        with rows.connection.cursor() as cursor:
             cursor.execute(
                 "SELECT prodpatterns_stage(%s::regclass, %s)",
-                [batch.table, [f.column for f in batch.fields]],
+                [rows.table, [f.column for f in rows.fields]],
             )
             (name,) = cursor.fetchone()
-            copy_sql = f"COPY {name} ({batch.columns}, {ORDINAL}) FROM STDIN"
+            copy_sql = f"COPY {name} ({rows.columns}, {ORDINAL}) FROM STDIN"
             try:
                 with cursor.cursor.copy(copy_sql) as copy:
-                    for ordinal, row in enumerate(batch.rows):
+                    for ordinal, row in enumerate(rows.converted):
                         copy.write_row((*row, ordinal))
             except (DatabaseError, psycopg.Error) as exc:
-                raise BulkWriteError(f"{batch.model._meta.label}: {exc}".strip()) from exc
-        return f"SELECT {batch.columns} FROM {name} ORDER BY {ORDINAL}"
+                raise BulkWriteError(f"{rows.model._meta.label}: {exc}".strip()) from exc
+        return f"SELECT {rows.columns} FROM {name} ORDER BY {ORDINAL}"
 
     def __exit__(self, *exc_info: object) -> None:
         return None  # ON COMMIT DROP: the table goes with the transaction

@@ -6,6 +6,10 @@ Django's swappable machinery looks for it there. Nothing here writes into
 ``django.conf.settings``; tests change settings with ``override_settings`` and the cache
 below follows them through the ``setting_changed`` signal.
 
+``ADMIN_DATABASE`` is the cross-tenant alias (a role with BYPASSRLS), named for the Django
+admin that uses it; it is not the superuser. Its name is public and stays; inside the app
+the role and the alias are called "cross-tenant".
+
 Usage::
 
     from django_prodpatterns.conf import app_settings
@@ -31,7 +35,8 @@ DEFAULTS: dict[str, object] = {
     "TENANT_RESOLVER": "django_prodpatterns.resolvers.from_user",
     # The attribute of request.user that holds the user's tenant.
     "TENANT_USER_ATTRIBUTE": "tenant",
-    # A database alias with its own role for cross-tenant (staff) access; None: no such access.
+    # The cross-tenant alias (a role with BYPASSRLS), named for the Django admin that uses
+    # it: cross_tenant() and staff acting for a tenant. None: no cross-tenant access.
     "ADMIN_DATABASE": None,
     # The alias that owns the tables and runs migrations; None: the default alias does.
     "OWNER_DATABASE": None,
@@ -135,7 +140,7 @@ class AppSettings:
     # The settings' types, as validate() admits them (read through __getattr__).
     TENANT_RESOLVER: str
     TENANT_USER_ATTRIBUTE: str
-    ADMIN_DATABASE: str | None
+    ADMIN_DATABASE: str | None  # the cross-tenant alias, not the superuser's
     OWNER_DATABASE: str | None
     AUDIT_REDACT_FIELDS: Collection[str]
     AUDIT_TRUSTED_PROXIES: Collection[str]

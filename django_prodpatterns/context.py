@@ -6,8 +6,14 @@ it into threads started with ``contextvars.copy_context()``, into ``asgiref``'s
 concurrent requests. Every ``set`` is undone with its token, so contexts nest and each exit
 restores exactly what was there before.
 
-:mod:`django_prodpatterns.db.session` reads this state for every SQL statement and hands it
-to PostgreSQL as transaction-local settings; this module knows nothing about databases.
+:mod:`django_prodpatterns.db.session` reads this state for every SQL statement, through
+:func:`channel_values`, and hands it to PostgreSQL as transaction-local settings; this module
+knows nothing about databases.
+
+The tenant, three ways: :func:`get_current_tenant` (what :class:`tenant_context` was given,
+or ``None``), :func:`get_current_tenant_pk` (its key, or ``None``) and
+:func:`require_tenant_pk` (its key, or :class:`~django_prodpatterns.exceptions.TenantRequired`:
+the one that raises).
 
 Usage::
 
@@ -35,15 +41,20 @@ from django.apps import apps
 from django.conf import settings
 from django.db import models
 
+from .exceptions import TenantRequired
+
 __all__ = [
     "AuditInfo",
     "LazyActor",
     "audit_context",
+    "channel_values",
     "get_audit_info",
     "get_current_actor",
     "get_current_tenant",
     "get_current_tenant_pk",
+    "require_tenant_pk",
     "tenant_context",
+    "without_audit_context",
 ]
 
 T = TypeVar("T")
@@ -137,7 +148,7 @@ class AuditInfo:
     @property
     def actor_id(self) -> str:
         """The actor's primary key as text, or ``""`` when there is no actor."""
-        return key_of(resolve_actor(self.actor))
+        return _key_of(resolve_actor(self.actor))
 
     @property
     def as_json(self) -> str:
@@ -147,7 +158,7 @@ class AuditInfo:
         context is active, e.g. when a view authenticates a token.
         """
         actor = resolve_actor(self.actor)
-        key = key_of(actor)
+        key = _key_of(actor)
         cached = self._json.get(key)
         if cached is None:
             cached = self._json[key] = self._build_json(actor)
@@ -155,7 +166,7 @@ class AuditInfo:
 
     def _build_json(self, actor: object) -> str:
         data: dict[str, object] = {
-            "actor_id": key_of(actor) or None,
+            "actor_id": _key_of(actor) or None,
             "actor_repr": None if actor is None else clean_text(actor, _TEXT_LIMITS["actor_repr"]),
             "reason": self.reason,
             "request_id": self.request_id,
@@ -220,7 +231,7 @@ def resolve_actor(actor: object) -> Any:  # whatever was given: a user, mostly
     return _authenticated(actor)
 
 
-def key_of(obj: object) -> str:
+def _key_of(obj: object) -> str:
     """The text PostgreSQL sees for a tenant or actor: its ``pk``, or the value itself."""
     value = getattr(obj, "pk", obj)
     return "" if value is None else str(value)  # an unsaved object names nobody
@@ -335,6 +346,17 @@ class audit_context(_VarContext[AuditInfo]):
         return outer.merged(self.actor, self.reason, self.extra)
 
 
+class without_audit_context(_VarContext[AuditInfo | None]):
+    """No audit context inside the block, whatever the code around it had set; the outer
+    one is back on exit. A request's own :class:`audit_context` starts from nothing this
+    way, never from what a test or a calling task had left active."""
+
+    var = _current_audit
+
+    def new_value(self) -> None:
+        return None
+
+
 def get_current_tenant() -> models.Model | TenantKey | None:
     """The tenant set by the innermost active :class:`tenant_context`, or ``None``."""
     return _current_tenant.get()
@@ -345,6 +367,34 @@ def get_current_tenant_pk() -> TenantKey | None:
     ``None``."""
     tenant = _current_tenant.get()
     return tenant.pk if isinstance(tenant, models.Model) else tenant
+
+
+def require_tenant_pk(model: type[models.Model]) -> TenantKey:
+    """The current tenant's primary key; :class:`TenantRequired` naming ``model`` (the
+    tenant-scoped model that needed it) when no tenant is set."""
+    pk = get_current_tenant_pk()
+    if pk is None:
+        raise TenantRequired(
+            f"{model._meta.label} is tenant-scoped and there is no current tenant: run the "
+            "code inside tenant_context(tenant) (TenantMiddleware does it for requests)."
+        )
+    return pk
+
+
+def channel_values() -> tuple[str, str, str] | None:
+    """The active context as PostgreSQL receives it: the tenant's key, the actor's key and
+    the audit details as JSON (``""`` for each one not set); ``None`` outside every context.
+
+    A key is the text of a ``pk``, or of the value itself when a key was given; an unsaved
+    object names nobody (``""``).
+    """
+    tenant = _current_tenant.get()
+    audit = _current_audit.get()
+    if tenant is None and audit is None:
+        return None
+    if audit is None:
+        return (_key_of(tenant), "", "")
+    return (_key_of(tenant), audit.actor_id, audit.as_json)
 
 
 def get_current_actor() -> Any:  # whatever audit_context() was given: a user, mostly

@@ -31,8 +31,10 @@ statements the cascade runs anyway, so it costs no query.
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, reduce
@@ -51,6 +53,8 @@ from .conf import app_settings
 from .context import TenantKey
 from .exceptions import RestoreConflict, SoftDeleteCascadeError
 from .markers import (
+    DELETED_AT,
+    DELETION_BATCH,
     TENANT_FIELD,
     UPDATED_AT,
     VERSION,
@@ -70,16 +74,20 @@ if TYPE_CHECKING:
     from django.contrib.contenttypes.fields import GenericRelation
     from django.utils.datastructures import _IndexableCollection  # django-stubs only
 
-DELETED_AT = "deleted_at"
-BATCH = "deletion_batch"
 MAX_REPORTED = 100  # protected objects fetched for an error message
 # Django 6.1 renamed transaction.savepoint() (deprecated) to savepoint_create().
 savepoint_create = getattr(transaction, "savepoint_create", transaction.savepoint)
 
 
 @dataclass
-class Operation:
-    """The outcome of one soft delete or restore."""
+class DeletionRun:
+    """One run of a soft delete or a restore, and what it did.
+
+    ``batch`` is the id the run wrote into ``deletion_batch`` on every row it touched (a
+    restore writes its own, new id), ``when`` its one timestamp, ``counts`` the rows per
+    model label. (Formerly ``Operation``, which is Django's name for a migration
+    operation; that name still imports, with a DeprecationWarning.)
+    """
 
     batch: uuid.UUID
     when: datetime
@@ -101,12 +109,32 @@ class Operation:
         return {
             label: list(
                 model._base_manager.using(using)
-                .filter(**{BATCH: self.batch})
+                .filter(**{DELETION_BATCH: self.batch})
                 .order_by("pk")
                 .values_list("pk", flat=True)
             )
             for label, model in self.models.items()
         }
+
+
+# Former names: old imports keep working, with a warning, until they are removed.
+_DEPRECATED = {
+    "Operation": ("DeletionRun", "django_prodpatterns.deletion.DeletionRun"),
+    "BATCH": ("DELETION_BATCH", "django_prodpatterns.markers.DELETION_BATCH"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Serve a former name with a DeprecationWarning (PEP 562)."""
+    if name not in _DEPRECATED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    new, where = _DEPRECATED[name]
+    warnings.warn(
+        f"django_prodpatterns.deletion.{name} is deprecated; use {where}.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return globals()[new]
 
 
 def _in_tenant(model: type[models.Model], tenant: TenantKey | None) -> Q:
@@ -129,7 +157,7 @@ def _values(
 ) -> dict[str, object]:
     """The columns a delete or restore writes: a stale editor of any row it touched
     conflicts, because versions move like ``updated_at`` does."""
-    values: dict[str, object] = {DELETED_AT: deleted_at, BATCH: batch}
+    values: dict[str, object] = {DELETED_AT: deleted_at, DELETION_BATCH: batch}
     if has_updated_at(model):
         values[UPDATED_AT] = when
     if is_versioned(model):
@@ -145,7 +173,7 @@ def _edge_filter(
     tenant: TenantKey | None = None,
 ) -> Q:
     """Children of ``edge`` (of ``tenant``, if given) whose parent row carries ``batch``."""
-    parents = _base(parent, using, tenant).filter(**{BATCH: batch})
+    parents = _base(parent, using, tenant).filter(**{DELETION_BATCH: batch})
     return _children_of(edge, parent, parents, using, tenant)
 
 
@@ -222,14 +250,26 @@ def soft_delete(
     return soft_delete_operation(queryset, tenant=tenant).result
 
 
+@contextmanager
+def preview_transaction(using: str, *, preview: bool = True) -> Iterator[None]:
+    """A transaction that is rolled back at its end when ``preview`` (else committed as
+    usual): a soft delete or restore inside it runs for real, so what it reports (counts,
+    batch id, the rows it reached, a conflict) is exactly what it would do, and nothing of
+    it is kept. The admin's confirmation pages and the commands' ``--dry-run`` use it."""
+    with transaction.atomic(using=using):
+        yield
+        if preview:
+            transaction.set_rollback(True, using=using)
+
+
 def soft_delete_operation(
     queryset: models.QuerySet[models.Model], *, tenant: TenantKey | None = None
-) -> Operation:
-    """Like :func:`soft_delete`, returning the :class:`Operation` (batch id, timestamp)."""
+) -> DeletionRun:
+    """Like :func:`soft_delete`, returning the :class:`DeletionRun` (batch id, timestamp)."""
     _check_not_sliced(queryset, "delete")
     model, using = queryset.model, queryset.db
     roots = queryset.filter(**{f"{DELETED_AT}__isnull": True}).values("pk")
-    op = Operation(batch=uuid.uuid4(), when=timezone.now())
+    run = DeletionRun(batch=uuid.uuid4(), when=timezone.now())
     with transaction.atomic(using=using):
         # PROTECT/RESTRICT are decided by reads before anything is written; only a
         # cascade too deep to unroll (see check_protected_before) is checked after
@@ -237,16 +277,16 @@ def soft_delete_operation(
         checked = check_protected_before(model, roots, using, tenant)
         if signals.pre_soft_delete.has_listeners(model):
             sid = savepoint_create(using=using)
-            trial = _mark_deleted(model, roots, op.batch, op.when, using, checked, tenant)
+            trial = _mark_deleted(model, roots, run.batch, run.when, using, checked, tenant)
             pks = trial.pks(using)
             transaction.savepoint_rollback(sid, using=using)
-            signals.pre_soft_delete.send(sender=model, batch=op.batch, pks=pks, using=using)
-        op = _mark_deleted(model, roots, op.batch, op.when, using, checked, tenant)
-        if op.counts and signals.post_soft_delete.has_listeners(model):
+            signals.pre_soft_delete.send(sender=model, batch=run.batch, pks=pks, using=using)
+        run = _mark_deleted(model, roots, run.batch, run.when, using, checked, tenant)
+        if run.counts and signals.post_soft_delete.has_listeners(model):
             signals.post_soft_delete.send(
-                sender=model, batch=op.batch, pks=op.pks(using), using=using
+                sender=model, batch=run.batch, pks=run.pks(using), using=using
             )
-    return op
+    return run
 
 
 def _mark_deleted(
@@ -257,11 +297,11 @@ def _mark_deleted(
     using: str,
     checked: bool = False,
     tenant: TenantKey | None = None,
-) -> Operation:
-    op = Operation(batch=batch, when=when)
+) -> DeletionRun:
+    run = DeletionRun(batch=batch, when=when)
     rows = _base(model, using, tenant).filter(pk__in=roots)
     count = rows.update(**_values(model, when, batch, when))
-    op.add(model, count)
+    run.add(model, count)
     frontier = {concrete_model_of(model)} if count else set()
     while frontier:
         conditions: dict[type[models.Model], list[Q]] = {}
@@ -281,12 +321,12 @@ def _mark_deleted(
                 .filter(reduce(or_, child_conditions), **{f"{DELETED_AT}__isnull": True})
                 .update(**_values(child, when, batch, when))
             )
-            op.add(child, count)
+            run.add(child, count)
             if count:
                 frontier.add(child)
     if not checked:
-        _check_protected(op, using, tenant)
-    return op
+        _check_protected(run, using, tenant)
+    return run
 
 
 def _handle_plain_children(
@@ -377,7 +417,7 @@ def check_protected_before(
 
     The rows the cascade will reach are unrolled level by level as nested subqueries, with
     no write, no row lock and no trigger work; then one query per PROTECT/RESTRICT edge
-    looks for live rows pointing into them. Where the model graph has a cycle (a tree),
+    looks for alive rows pointing into them. Where the model graph has a cycle (a tree),
     each level of the cyclic models costs one ``EXISTS``; past ``MAX_UNROLLED_LEVELS``
     levels the subqueries would grow too deep, and the check is left to the one after
     marking (returns False).
@@ -461,20 +501,20 @@ def _raise_protected(edge: Edge, parent: type[models.Model], found: list[models.
     )
 
 
-def _check_protected(op: Operation, using: str, tenant: TenantKey | None = None) -> None:
-    """Raise Django's ProtectedError/RestrictedError for live references to marked rows
-    (of ``tenant``'s, if given)."""
-    for parent in list(op.models.values()):
+def _check_protected(run: DeletionRun, using: str, tenant: TenantKey | None = None) -> None:
+    """Raise Django's ProtectedError/RestrictedError for alive rows that reference marked
+    rows (of ``tenant``'s, if given)."""
+    for parent in list(run.models.values()):
         for edge in child_edges(parent):
             if edge.on_delete not in (models.PROTECT, models.RESTRICT):
                 continue
             rows = _base(edge.child, using, tenant).filter(
-                _edge_filter(edge, parent, op.batch, using, tenant)
+                _edge_filter(edge, parent, run.batch, using, tenant)
             )
             if is_soft_deletable(edge.child):
                 alive = Q(**{f"{DELETED_AT}__isnull": True})
                 if edge.on_delete is models.PROTECT:  # being deleted now still protects
-                    alive |= Q(**{BATCH: op.batch})
+                    alive |= Q(**{DELETION_BATCH: run.batch})
                 rows = rows.filter(alive)
             _raise_protected(edge, parent, list(rows[:MAX_REPORTED]))
 
@@ -495,52 +535,54 @@ def restore(
 
 def restore_operation(
     queryset: models.QuerySet[models.Model], *, tenant: TenantKey | None = None
-) -> Operation:
-    """Like :func:`restore`, returning the :class:`Operation`."""
+) -> DeletionRun:
+    """Like :func:`restore`, returning the :class:`DeletionRun`."""
     _check_not_sliced(queryset, "restore")
     model, using = queryset.model, queryset.db
     roots: models.QuerySet[models.Model, Any] = queryset.filter(**{f"{DELETED_AT}__isnull": False})
-    op = Operation(batch=uuid.uuid4(), when=timezone.now())
+    run = DeletionRun(batch=uuid.uuid4(), when=timezone.now())
     progress: dict[str, Any] = {}  # "model" and "batches" as the restore goes
     try:
         with transaction.atomic(using=using):
-            batches = list(roots.order_by().values_list(BATCH, flat=True).distinct())
+            batches = list(roots.order_by().values_list(DELETION_BATCH, flat=True).distinct())
             if not batches:
-                return op
+                return run
             roots = roots.values("pk")
             extra = {"batches": batches, "using": using}
             if signals.pre_restore.has_listeners(model):
                 sid = savepoint_create(using=using)
-                trial = _mark_restored(model, roots, batches, op, using, {}, tenant)
+                trial = _mark_restored(model, roots, batches, run, using, {}, tenant)
                 pks = trial.pks(using)
                 transaction.savepoint_rollback(sid, using=using)
-                signals.pre_restore.send(sender=model, batch=op.batch, pks=pks, **extra)
-            op = _mark_restored(model, roots, batches, op, using, progress, tenant)
-            if op.counts and signals.post_restore.has_listeners(model):
-                signals.post_restore.send(sender=model, batch=op.batch, pks=op.pks(using), **extra)
+                signals.pre_restore.send(sender=model, batch=run.batch, pks=pks, **extra)
+            run = _mark_restored(model, roots, batches, run, using, progress, tenant)
+            if run.counts and signals.post_restore.has_listeners(model):
+                signals.post_restore.send(
+                    sender=model, batch=run.batch, pks=run.pks(using), **extra
+                )
     except IntegrityError as exc:
         conflict = _find_conflict(progress.get("model"), progress.get("batches", []), using, tenant)
         if conflict is None:
             raise
         raise RestoreConflict(conflict) from exc
-    return op
+    return run
 
 
 def _mark_restored(
     model: type[models.Model],
     roots: models.QuerySet[models.Model, Any],
     batches: list[uuid.UUID],
-    template: Operation,
+    template: DeletionRun,
     using: str,
     progress: dict[str, Any],
     tenant: TenantKey | None = None,
-) -> Operation:
-    op = Operation(batch=template.batch, when=template.when)
+) -> DeletionRun:
+    run = DeletionRun(batch=template.batch, when=template.when)
     progress.update(model=model, batches=batches)
-    values = _values(model, None, op.batch, op.when)
+    values = _values(model, None, run.batch, run.when)
     rows = _base(model, using, tenant).filter(pk__in=roots).filter(_parents_alive(model, using))
     count = rows.update(**values)
-    op.add(model, count)
+    run.add(model, count)
     frontier = {concrete_model_of(model)} if count else set()
     while frontier:
         # A dead row of the batches comes back once all its CASCADE parents are alive. That
@@ -554,7 +596,7 @@ def _mark_restored(
                 if edge.on_delete is not models.CASCADE or not is_soft_deletable(edge.child):
                     continue
                 if edge.generic:
-                    condition = _edge_filter(edge, parent, op.batch, using, tenant)
+                    condition = _edge_filter(edge, parent, run.batch, using, tenant)
                     generic.setdefault(edge.child, []).append(condition)
                 else:
                     by_key.add(edge.child)
@@ -563,15 +605,15 @@ def _mark_restored(
             progress["model"] = child
             rows = _base(child, using, tenant).filter(
                 _parents_alive(child, using),
-                **{f"{DELETED_AT}__isnull": False, f"{BATCH}__in": batches},
+                **{f"{DELETED_AT}__isnull": False, f"{DELETION_BATCH}__in": batches},
             )
             if child not in by_key:
                 rows = rows.filter(reduce(or_, generic[child]))
-            count = rows.update(**_values(child, None, op.batch, op.when))
-            op.add(child, count)
+            count = rows.update(**_values(child, None, run.batch, run.when))
+            run.add(child, count)
             if count:
                 frontier.add(child)
-    return op
+    return run
 
 
 def _find_conflict(
@@ -580,33 +622,33 @@ def _find_conflict(
     using: str,
     tenant: TenantKey | None = None,
 ) -> str | None:
-    """Describe a live row that blocks restoring a row of ``batches`` (of ``tenant``'s, the
+    """Describe an alive row that blocks restoring a row of ``batches`` (of ``tenant``'s, the
     only ones the restore tried) (or None)."""
     if model is None:
         return None
     dead = _base(model, using, tenant).filter(
-        **{f"{DELETED_AT}__isnull": False, f"{BATCH}__in": batches}
+        **{f"{DELETED_AT}__isnull": False, f"{DELETION_BATCH}__in": batches}
     )
     for constraint in model._meta.constraints:
         if not isinstance(constraint, models.UniqueConstraint) or not constraint.fields:
             continue
         names = list(constraint.fields)
         attnames = [cast(models.Field, model._meta.get_field(name)).attname for name in names]
-        live = _base(model, using).filter(**{f"{DELETED_AT}__isnull": True})
+        alive = _base(model, using).filter(**{f"{DELETED_AT}__isnull": True})
         if constraint.condition is not None:
-            live = live.filter(constraint.condition)
-        live = live.filter(**{a: OuterRef(a) for a in attnames})
+            alive = alive.filter(constraint.condition)
+        alive = alive.filter(**{a: OuterRef(a) for a in attnames})
         row = (
-            dead.annotate(_live_pk=live.values("pk")[:1])
-            .filter(Exists(live))
-            .values("pk", "_live_pk", *attnames)
+            dead.annotate(_alive_pk=alive.values("pk")[:1])
+            .filter(Exists(alive))
+            .values("pk", "_alive_pk", *attnames)
             .first()
         )
         if row:
             shown = ", ".join(f"{n}={row[a]!r}" for n, a in zip(names, attnames, strict=True))
             return (
-                f"Cannot restore {model._meta.label} pk={row['pk']}: {shown} is taken by a "
-                f"live row (pk={row['_live_pk']}) under constraint {constraint.name!r}. "
+                f"Cannot restore {model._meta.label} pk={row['pk']}: {shown} is taken by an "
+                f"alive row (pk={row['_alive_pk']}) under constraint {constraint.name!r}. "
                 "Nothing was restored."
             )
     return None
@@ -622,14 +664,15 @@ def purge(
     *,
     tenant: TenantKey | None = None,
 ) -> int:
-    """Hard-delete the soft-deleted rows of ``queryset``, ``batch_size`` rows at a time.
+    """Hard-delete the soft-deleted rows of ``queryset``, in chunks of ``batch_size`` rows.
 
     Each chunk is its own transaction and uses Django's real delete (so ``pre_delete`` and
     ``post_delete`` fire and CASCADE children go too), then sends ``post_purge``.
 
     Args:
         queryset: Rows to consider; alive rows in it are never touched.
-        batch_size: Rows of ``queryset.model`` per chunk.
+        batch_size: Rows of ``queryset.model`` per chunk (Django's word for it, as in
+            ``bulk_create()``; a *batch* elsewhere here is the id of a deletion).
         progress: Optional callable(done, total) called after each chunk.
         tenant: A tenant's primary key: Django's cascade deletes (and nulls, and counts as
             protectors) that tenant's rows of tenant models only (see :func:`_hard_delete`).
@@ -643,15 +686,15 @@ def purge(
     total = dead.count()
     done = 0
     while True:
-        pks = list(dead.values_list("pk", flat=True)[:batch_size])
-        if not pks:
+        chunk = list(dead.values_list("pk", flat=True)[:batch_size])
+        if not chunk:
             break
         with transaction.atomic(using=using):
-            _hard_delete(_base(model, using, tenant).filter(pk__in=pks), tenant=tenant)
+            _hard_delete(_base(model, using, tenant).filter(pk__in=chunk), tenant=tenant)
             signals.post_purge.send(
-                sender=model, pks={model._meta.label: pks}, batch=None, using=using
+                sender=model, pks={model._meta.label: chunk}, batch=None, using=using
             )
-        done += len(pks)
+        done += len(chunk)
         if progress is not None:
             progress(done, total)
     return done

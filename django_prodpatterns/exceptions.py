@@ -42,7 +42,7 @@ class TenantRequired(ProdPatternsError):
 
 
 class RestoreConflict(ProdPatternsError):
-    """Restoring soft-deleted rows would collide with a live unique value."""
+    """Restoring soft-deleted rows would collide with a unique value of an alive row."""
 
 
 class InvalidCursor(BadRequest, ProdPatternsError):

@@ -21,9 +21,34 @@ TENANT_SCOPED_ATTRIBUTE = "prodpatterns_tenant_scoped"
 VERSIONED_MARKER = "prodpatterns_versioned"
 AUDITED_MARKER = "prodpatterns_audited"
 
-TENANT_FIELD = "tenant"
-VERSION = "version"
-UPDATED_AT = "updated_at"
+# --- the fields the patterns add, by name ------------------------------------------------
+# The one place these names are spelled: the abstract bases declare the fields under them
+# (tests/test_names.py holds the two together), and everything that reads, writes or skips
+# one of them imports the name from here.
+
+TENANT_FIELD = "tenant"  # TenantModel: whose row it is (data, not bookkeeping)
+CREATED_AT = "created_at"  # TimestampedModel
+UPDATED_AT = "updated_at"  # TimestampedModel (or the user's own column of that name)
+VERSION = "version"  # VersionedModel
+DELETED_AT = "deleted_at"  # SoftDeleteModel: NULL while the row is alive
+DELETION_BATCH = "deletion_batch"  # SoftDeleteModel: the id of the delete or restore
+
+TIMESTAMP_FIELDS = (CREATED_AT, UPDATED_AT)
+SOFT_DELETE_FIELDS = (DELETED_AT, DELETION_BATCH)
+# Bookkeeping: the columns the patterns write themselves, never an editor. A revert of an
+# audited row never writes them back: history is not rewritten, a version only moves
+# forward, and a deleted row comes back with its deletion through restore().
+BOOKKEEPING_FIELDS = (*TIMESTAMP_FIELDS, VERSION, *SOFT_DELETE_FIELDS)
+
+# Views of the bookkeeping for one purpose each; each says why it leaves the rest out.
+# The audit triggers: an UPDATE whose only change is to these writes no entry, because
+# updated_at moves on every save and alone says nothing about the data. (The rest stays
+# in the diff: a version or a soft delete is part of what happened to the row.)
+AUDIT_IGNORED_FIELDS = (UPDATED_AT,)
+# The locking admin's conflict message lists what someone else changed: the version and
+# the timestamps are no editor's change (they move, or stay, by themselves); a soft delete
+# in the meantime is news, so the soft-delete columns are listed.
+CONFLICT_IGNORED_FIELDS = (VERSION, *TIMESTAMP_FIELDS)
 
 
 def is_soft_deletable(model: ModelOrInstance) -> bool:

@@ -26,8 +26,7 @@ it to resolve the tenant itself instead of resolving one from a still anonymous 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -46,11 +45,11 @@ from .conf import app_settings
 from .context import (
     LazyActor,
     TenantKey,
-    _current_audit,
     audit_context,
     clean_ip_address,
     clean_text,
     tenant_context,
+    without_audit_context,
 )
 from .exceptions import ConflictError, TenantRequired
 from .resolvers import explain_no_tenant
@@ -270,17 +269,6 @@ def request_audit_values(request: HttpRequest) -> RequestAuditValues:
     }
 
 
-@contextmanager
-def _without_ambient_audit() -> Iterator[None]:
-    """No audit context inside the block, whatever the code around it had set; the token
-    restores that on exit."""
-    token = _current_audit.set(None)
-    try:
-        yield
-    finally:
-        _current_audit.reset(token)
-
-
 class AuditContextMiddleware(_SyncAndAsyncMiddleware):
     """Record who did what from which request, for every write the request makes.
 
@@ -295,14 +283,14 @@ class AuditContextMiddleware(_SyncAndAsyncMiddleware):
         return audit_context(actor=LazyActor(lambda: getattr(request, "user", None)), **values)
 
     def handle(self, request: HttpRequest) -> HttpResponseBase:
-        with _without_ambient_audit(), self._context(request):
+        with without_audit_context(), self._context(request):
             response: HttpResponseBase = self.get_response(request)
         request_id = cast("_Request", request).request_id
         response.headers.setdefault(app_settings.AUDIT_REQUEST_ID_HEADER, request_id)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        with _without_ambient_audit():  # sets and resets a context variable: no await needed
+        with without_audit_context():  # sets and resets a context variable: no await needed
             async with self._context(request):
                 response: HttpResponseBase = await self.get_response(request)
         request_id = cast("_Request", request).request_id

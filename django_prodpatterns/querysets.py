@@ -25,9 +25,10 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from .conf import app_settings
-from .context import TenantKey, get_current_tenant_pk
-from .exceptions import ConflictError, TenantMismatch, TenantRequired
+from .context import require_tenant_pk
+from .exceptions import ConflictError, TenantMismatch
 from .markers import (
+    DELETED_AT,
     TENANT_FIELD,
     UPDATED_AT,
     VERSION,
@@ -92,11 +93,11 @@ class SoftDeleteQuerySetMixin(_QuerySetOf[_M]):
 
     def alive(self) -> Self:
         """Rows that are not soft-deleted."""
-        return self.filter(deleted_at__isnull=True)
+        return self.filter(**{f"{DELETED_AT}__isnull": True})
 
     def dead(self) -> Self:
         """Rows that are soft-deleted."""
-        return self.filter(deleted_at__isnull=False)
+        return self.filter(**{f"{DELETED_AT}__isnull": False})
 
     @alters_data
     @queryset_only
@@ -130,17 +131,6 @@ class SoftDeleteQuerySetMixin(_QuerySetOf[_M]):
         return await sync_to_async(self.restore)()
 
 
-def current_tenant_pk(model: type[models.Model]) -> TenantKey:
-    """The current tenant's primary key, or TenantRequired naming ``model``."""
-    pk = get_current_tenant_pk()
-    if pk is None:
-        raise TenantRequired(
-            f"{model._meta.label} is tenant-scoped and there is no current tenant: run the "
-            "code inside tenant_context(tenant) (TenantMiddleware does it for requests)."
-        )
-    return pk
-
-
 class TenantQuerySetMixin(_QuerySetOf[_M]):
     """Tenant models: bulk creates take the current tenant; a row's tenant never moves."""
 
@@ -167,7 +157,7 @@ _writing_checked_versions: ContextVar[bool] = ContextVar("prodpatterns_bulk", de
 
 
 def refuse_version_write(model: type[models.Model]) -> ValueError:
-    return ValueError(f"{model._meta.label}.version is managed: do not write it.")
+    return ValueError(f"{model._meta.label}.{VERSION} is managed: do not write it.")
 
 
 class VersionedQuerySetMixin(_QuerySetOf[_M]):
@@ -263,7 +253,7 @@ class PatternManager(_PatternManagerBase[_M]):
 
     def _scoped(self, queryset: PatternQuerySet[_M], *, tenant: bool) -> PatternQuerySet[_M]:
         if tenant and is_tenant_scoped(self.model):
-            queryset = queryset.filter(**{f"{TENANT_FIELD}_id": current_tenant_pk(self.model)})
+            queryset = queryset.filter(**{f"{TENANT_FIELD}_id": require_tenant_pk(self.model)})
         if is_soft_deletable(self.model) and self.rows != "all":
             queryset = queryset.alive() if self.rows == "alive" else queryset.dead()
         return queryset

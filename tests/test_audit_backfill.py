@@ -26,10 +26,11 @@ from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from django.utils import timezone
 
-from django_prodpatterns.backfill import COUNTS_SETTING, _marked, audit_backfill
+from django_prodpatterns.backfill import _marked, audit_backfill
 from django_prodpatterns.context import audit_context, tenant_context
 from django_prodpatterns.db import signing
 from django_prodpatterns.db.audit import AUDIT_FUNCTION
+from django_prodpatterns.db.names import BACKFILL_ROWS_SETTING
 from django_prodpatterns.db.versioned import in_schema, sql_file
 from django_prodpatterns.models import AuditLog
 from tests.helpers import APP, BOUNCER, statement_seen
@@ -244,7 +245,8 @@ def test_off_postgresql_the_block_is_a_plain_transaction():
 
 
 def test_the_trigger_function_is_the_current_version():
-    """Migration 0009 installed exactly the file AuditTriggers creates when none exists."""
+    """The app's latest function migration (0011) installed exactly the file AuditTriggers
+    creates when none exists."""
     text = in_schema(sql_file(AUDIT_FUNCTION), connections["default"])
     body = text.split("$fn$")[1]
     with connections["default"].cursor() as cursor:
@@ -252,7 +254,7 @@ def test_the_trigger_function_is_the_current_version():
             "SELECT prosrc FROM pg_proc WHERE oid = 'prodpatterns_audit()'::regprocedure"
         )
         assert cursor.fetchone()[0] == body
-    assert AUDIT_FUNCTION == "audit_function_v4.sql"
+    assert AUDIT_FUNCTION == "audit_function_v5.sql"
 
 
 def test_the_entry_reads_sensibly_in_the_admin_and_prune_audit_treats_it_like_any(
@@ -298,11 +300,11 @@ def test_a_validly_signed_marker_does_not_stop_capture_for_a_non_owner(using):
     opened = json.dumps({block: {}})
     with transaction.atomic(using=using), _marked(block, None, "sneaky"):
         with connections[using].cursor() as cursor:
-            cursor.execute("SELECT set_config(%s, %s, true)", [COUNTS_SETTING, opened])
+            cursor.execute("SELECT set_config(%s, %s, true)", [BACKFILL_ROWS_SETTING, opened])
         Document.objects.using(using).bulk_create(titled("signed", 5))
         Document.objects.using(using).filter(title__startswith="signed").update(body="x")
         with connections[using].cursor() as cursor:
-            cursor.execute("SELECT current_setting(%s, true)", [COUNTS_SETTING])
+            cursor.execute("SELECT current_setting(%s, true)", [BACKFILL_ROWS_SETTING])
             assert json.loads(cursor.fetchone()[0]) == {block: {}}
     assert unaudited("signed") == set()
     assert AuditLog.objects.filter(action="update", reason="sneaky").count() == 5
@@ -318,7 +320,7 @@ def test_set_config_and_forged_contexts_do_not_stop_capture(using):
         "0" * 64 + "n" + "0" * 15 + "9" + f"\x1f\x1f{details}",  # this session: refused
         details,
     ]
-    open_block = f"""SELECT set_config('{COUNTS_SETTING}', '{{"x": {{}}}}', true)"""
+    open_block = f"""SELECT set_config('{BACKFILL_ROWS_SETTING}', '{{"x": {{}}}}', true)"""
     attempts = [
         [open_block],
         [open_block, "SELECT set_config('prodpatterns.backfill', 'x', true)"],
@@ -345,7 +347,7 @@ def test_a_marker_signed_for_any_backend_replayed_by_the_application_role(using)
     refused = written_by_attacker(
         using,
         f"SELECT set_config('prodpatterns.context', '{value}', true)",
-        f"""SELECT set_config('{COUNTS_SETTING}', '{{"leaked": {{}}}}', true)""",
+        f"""SELECT set_config('{BACKFILL_ROWS_SETTING}', '{{"leaked": {{}}}}', true)""",
         insert_documents("pooled", 4),
     )
     assert refused == []
@@ -380,7 +382,7 @@ def test_the_owners_backfill_context_replayed_by_the_application_role():
         details = json.loads(value.replace("''", "'")[81:].split("\x1f")[2])
         blocks.add(details.get("backfill"))
         opened = json.dumps({details.get("backfill"): {}})  # the attacker opens it too
-        open_block = f"SELECT set_config('{COUNTS_SETTING}', '{opened}', true)"
+        open_block = f"SELECT set_config('{BACKFILL_ROWS_SETTING}', '{opened}', true)"
         for replayed in (
             [f"SELECT set_config('prodpatterns.context', '{value}', true)"],
             [f"SELECT prodpatterns_private.set_context('{value}')"],

@@ -86,3 +86,15 @@ def test_prune_refuses_a_future_date_and_dry_run_changes_nothing():
     call_command("prune_audit", "--before", timezone.now().isoformat(), "--dry-run", stdout=out)
     assert "Would prune 1 audit entries" in out.getvalue()
     assert AuditLog.objects.count() == 1
+
+
+def test_an_entry_of_a_model_that_is_gone_reads_as_no_fields_and_cannot_be_reverted():
+    """The log outlives models: an entry whose model was deleted from the project keeps
+    its raw snapshot, gives no field values (instead of failing on the missing model) and
+    refuses a revert with a clear error."""
+    entry = AuditLog(pk=1, model="gone.Invoice", object_pk="7", action="update", snapshot={"id": 7})
+    assert entry.model_class() is None
+    assert entry.field_values() == {}
+    assert entry.snapshot == {"id": 7}
+    with pytest.raises(ValueError, match="no snapshot of a known model"):
+        entry.revert()

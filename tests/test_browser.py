@@ -60,9 +60,9 @@ def screenshot_folder():
 @pytest.fixture(scope="module")
 def shop():
     with demo_folder() as folder, demo_server(folder, "--orders", str(ORDERS)) as running:
-        proc, base, _ = running
+        proc, base, _, log = running
         status, _body = wait_for_login(proc, base)
-        assert status == 200, proc.stdout.read() if proc.poll() is not None else "no answer"
+        assert status == 200, log.read_text() if proc.poll() is not None else "no answer"
         yield base
 
 

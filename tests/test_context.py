@@ -8,11 +8,14 @@ import pytest
 
 from django_prodpatterns.context import (
     audit_context,
+    channel_values,
     get_audit_info,
     get_current_actor,
     get_current_tenant,
-    key_of,
+    get_current_tenant_pk,
+    require_tenant_pk,
     tenant_context,
+    without_audit_context,
 )
 
 
@@ -119,5 +122,41 @@ def test_copied_context_carries_the_tenant_into_other_code():
     ("obj", "key"),
     [(None, ""), (Obj(5), "5"), (Obj(None), ""), (7, "7"), ("acme", "acme")],
 )
-def test_key_of_names_objects_by_primary_key(obj, key):
-    assert key_of(obj) == key
+def test_the_channel_names_an_actor_by_primary_key(obj, key):
+    with audit_context(actor=obj):
+        assert channel_values()[:2] == ("", key)
+
+
+def test_the_channel_sends_nothing_outside_every_context_and_the_tenants_key_inside():
+    assert channel_values() is None
+    with tenant_context(7):
+        assert channel_values() == ("7", "", "")
+        with audit_context(reason="r"):
+            tenant, actor, details = channel_values()
+            assert (tenant, actor, json.loads(details)["reason"]) == ("7", "", "r")
+
+
+def test_only_require_tenant_pk_raises_without_a_tenant():
+    """The three getters: two answer None outside a tenant, the third raises, naming the
+    model that needed one."""
+    from django_prodpatterns.exceptions import TenantRequired
+    from tests.testapp.models import Label
+
+    assert get_current_tenant() is None and get_current_tenant_pk() is None
+    with pytest.raises(TenantRequired, match=r"^testapp\.Label is tenant-scoped"):
+        require_tenant_pk(Label)
+    with tenant_context(3):
+        assert (get_current_tenant(), get_current_tenant_pk(), require_tenant_pk(Label)) == (
+            3,
+            3,
+            3,
+        )
+
+
+def test_without_audit_context_clears_the_outer_one_and_gives_it_back():
+    with audit_context(reason="outer"):
+        with without_audit_context():
+            assert get_audit_info() is None
+            with audit_context(reason="inner"):
+                assert get_audit_info().reason == "inner"  # starts from nothing
+        assert get_audit_info().reason == "outer"

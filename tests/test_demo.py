@@ -13,13 +13,14 @@ CREDENTIALS = (
 
 
 def serve_and_stop(folder, seeded, stop=signal.SIGTERM):
-    with demo_server(folder, "--orders", "40") as (proc, base, data_dir):
+    with demo_server(folder, "--orders", "40") as (proc, base, data_dir, log):
         status, body = wait_for_login(proc, base)
-        assert status == 200, proc.stdout.read() if proc.poll() is not None else "no answer"
+        assert status == 200, log.read_text() if proc.poll() is not None else "no answer"
         assert 'name="username"' in body
         assert postgres_processes(data_dir), "the demo should run on its own embedded server"
         proc.send_signal(stop)
-        output, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        output = log.read_text()
     assert f"Seeded {seeded} new orders" in output
     # fresh statistics after seeding (the first Orders page was slow without them)
     assert ("Statistics updated for 6 tables." in output) == bool(seeded)

@@ -15,6 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
+from django_prodpatterns.db.audit import AUDIT_FUNCTION
 from django_prodpatterns.db.versioned import in_schema, sql_file
 from django_prodpatterns.ops.drift import FUNCTION_FILES, defined_functions, expected_functions
 
@@ -183,10 +184,32 @@ def test_the_earlier_name_runs_the_same_check(fails):
     with connections["default"].cursor() as cursor:
         cursor.execute("ALTER FUNCTION prodpatterns_tenant_id() VOLATILE")
     try:
-        assert fails("prodpatterns", "rls", "check") == fails("prodpatterns", "check")
+        status, err = fails("prodpatterns", "rls", "check")
+        notice, _, report = err.partition("\n")
+        assert notice.startswith("prodpatterns rls check is deprecated: it is prodpatterns check")
+        assert (status, report) == fails("prodpatterns", "check")
     finally:
         with connections["default"].cursor() as cursor:
             cursor.execute("ALTER FUNCTION prodpatterns_tenant_id() STABLE")
+
+
+def test_the_check_compares_the_expanded_function(fails):
+    """The audit function's file is written with fragments: the yardstick is its expanded
+    text, the body migration 0011 installed, so version 4's body (same behaviour, other
+    text) is a difference and version 5's is none."""
+    (audit,) = [f for f in expected_functions(connections["default"]) if f.file == AUDIT_FUNCTION]
+    assert "{{" not in audit.body and "INSERT INTO" in audit.body
+    assert "matches the models" in check()
+    with connections["default"].cursor() as cursor:
+        cursor.execute(in_schema(sql_file("audit_function_v4.sql"), cursor.db))
+    try:
+        status, err = fails("prodpatterns", "check")
+    finally:
+        with connections["default"].cursor() as cursor:
+            cursor.execute(in_schema(sql_file(AUDIT_FUNCTION), cursor.db))
+    assert status == 1
+    assert f"function prodpatterns_audit(): its body is not the one of {AUDIT_FUNCTION}" in err
+    assert "matches the models" in check()
 
 
 def test_a_clean_database_is_reported_with_what_was_compared():

@@ -40,6 +40,7 @@ RELEASED = {
     "audit_function_v2.sql": "1273b6448625118b05ba6cb8ff93160fb4775499eca0daf5d737d7e7533cc3ad",
     "audit_function_v3.sql": "369bcb32cd011b22a3cc9054378f8c34dc2421b3a15062c257980f930412c1cd",
     "audit_function_v4.sql": "fb3b6614a1f404315d4025a577b28d54c288ed6916b3554ebbe222d45e402814",
+    "audit_function_v5.sql": "282959db0550b533b61709dd9761253e7a49e8ef541add03eb64c2aa49c0e018",
     "audit_guard_v2.sql": "596295e206c8c8267585130d7730fad4951182e64905d03e786287f69554fa36",
     "audit_log_table.sql": "33cf1ff1f8c0ed6fe12c6b307e31a71b365de72e834fe255c6d3fff669be355a",
     "audit_log_table_reverse.sql": (
@@ -132,8 +133,13 @@ def test_template_statements_join_their_lines_and_fill_in_names():
 # --- a later release, in a copy -------------------------------------------------------------
 
 # A committed migration that carries every kind of generated DDL (policies, link
-# policies, tenant keys, capture triggers), and one of the app's own that runs a file.
-MIGRATIONS = [("menagerie", "0001_initial"), ("prodpatterns", "0009_audit_backfill")]
+# policies, tenant keys, capture triggers), and two of the app's own that run a file (the
+# second a file written with fragments).
+MIGRATIONS = [
+    ("menagerie", "0001_initial"),
+    ("prodpatterns", "0009_audit_backfill"),
+    ("prodpatterns", "0011_audit_function_v5"),
+]
 
 TENANT_POLICY_V2 = """\
 -- A later release's tenant policy (made up by the test).
@@ -164,20 +170,21 @@ def later_release(tmp_path: Path) -> Path:
     )
     sql = package / "db" / "sql"
     (sql / "tenant_policy_v2.sql").write_text(TENANT_POLICY_V2)
-    (sql / "audit_function_v5.sql").write_text(
-        (sql / "audit_function_v4.sql").read_text() + "\n-- version 5\n"
+    (sql / "audit_function_v6.sql").write_text(
+        "-- version 6\n" + (sql / "audit_function_v5.sql").read_text()
     )
     (sql / "audit_triggers_v2.sql").write_text(
         (sql / "audit_triggers_v1.sql")
         .read_text()
-        .replace("audit_function_v4.sql", "audit_function_v5.sql")
+        .replace("audit_function_v4.sql", "audit_function_v6.sql")
         .replace("FOR EACH STATEMENT", "FOR EACH STATEMENT /* v2 */")
     )
     with (package / "db" / "constraints.py").open("a") as module:
         module.write("\nRowLevelSecurity.current_version = 2\n")
+    with (package / "db" / "versioned.py").open("a") as module:
+        module.write('\nCURRENT_FUNCTIONS["audit_function"] = 6\n')
     with (package / "db" / "audit.py").open("a") as module:
-        module.write('\nAUDIT_FUNCTION = "audit_function_v5.sql"\n')
-        module.write("AuditTriggers.current_version = 2\n")
+        module.write("\nAuditTriggers.current_version = 2\n")
     return root
 
 
@@ -228,7 +235,7 @@ def test_editing_a_released_file_in_a_copy_is_caught(tmp_path):
 
     assert released_file_changes(released.parent) == [
         "tenant_policy_v1.sql: a released file changed; ship a new version instead",
-        "audit_function_v5.sql: not pinned; add its hash to RELEASED when it is released",
+        "audit_function_v6.sql: not pinned; add its hash to RELEASED when it is released",
         "audit_triggers_v2.sql: not pinned; add its hash to RELEASED when it is released",
         "tenant_policy_v2.sql: not pinned; add its hash to RELEASED when it is released",
     ]

@@ -125,7 +125,7 @@ MOVED = [
 @pytest.mark.parametrize(("old", "new", "name"), MOVED)
 def test_a_moved_module_still_imports_from_its_old_path_with_a_warning(old, new, name):
     sys.modules.pop(old, None)
-    with pytest.warns(DeprecationWarning, match=f"{old} moved to {new}"):
+    with pytest.warns(DeprecationWarning, match=f"{old} is deprecated: it moved to {new}"):
         module = importlib.import_module(old)
     assert getattr(module, name) is getattr(importlib.import_module(new), name)
 
@@ -145,3 +145,59 @@ def test_nothing_in_the_project_imports_an_old_path():
 
 def module_name_of(path: Path, root: Path) -> str:
     return ".".join(path.relative_to(root).with_suffix("").parts)
+
+
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
+
+
+def documented_layout() -> dict[str, set[str]]:
+    """The package layout drawn in docs/architecture.md (which the README links as the
+    architecture section): each directory, as a path inside the package ("" for the package
+    itself), with the entries listed under it ("name.py" or "name/")."""
+    text = ARCHITECTURE.read_text()
+    block = text.split("## Package layout", 1)[1].split("```", 2)[1]
+    layout: dict[str, set[str]] = {"": set()}
+    parent = ""
+    for line in block.splitlines():
+        indent = len(line) - len(line.lstrip(" "))
+        if indent not in (2, 4) or not line.strip():
+            continue  # the root, other top-level folders, and wrapped descriptions
+        column = line.strip().split("  ", 1)[0]
+        for name in column.split(", "):
+            name = name.split(" ")[0]  # "migration_lint.py the rules ..." (one space)
+            if indent == 2 and "/" in name.rstrip("/"):
+                folder, _, leaf = name.rpartition("/")  # "db/embedded.py" at the top level
+                layout.setdefault(folder, set()).add(leaf)
+                continue
+            where = "" if indent == 2 else parent
+            layout.setdefault(where, set()).add(name)
+            if indent == 2 and name.endswith("/"):
+                parent = name.rstrip("/")
+                layout.setdefault(parent, set())
+    return layout
+
+
+def actual_entries(folder: Path) -> set[str]:
+    """Modules and folders (packages, and data such as ``sql/``), ``__init__.py`` aside."""
+    return {
+        f"{p.name}/" if p.is_dir() else p.name
+        for p in folder.iterdir()
+        if (p.is_dir() and p.name != "__pycache__")
+        or (p.suffix == ".py" and p.name != "__init__.py")
+    }
+
+
+def test_the_documented_layout_matches_the_package():
+    """Every module and package the architecture page draws exists, every top-level one is
+    drawn, and a folder whose modules are drawn one by one has all of them drawn, so the
+    page can't fall behind a move (it did, before this test)."""
+    layout = documented_layout()
+    assert {"db", "ops", "admin", "devserver"} <= set(layout)  # the parser read the drawing
+    problems = []
+    for folder, listed in sorted(layout.items()):
+        actual = actual_entries(PACKAGE / folder) | ({"__init__.py"} & listed)
+        if folder and not listed:
+            continue  # a package drawn as one line ("checks/", "models/")
+        problems += [f"drawn but missing: {folder}/{name}" for name in sorted(listed - actual)]
+        problems += [f"not drawn: {folder}/{name}" for name in sorted(actual - listed)]
+    assert problems == []

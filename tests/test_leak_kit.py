@@ -9,7 +9,7 @@ nothing, so both fail the test, naming the write and (for the second) the error.
 import re
 
 import pytest
-from django.db import connections
+from django.db import DatabaseError, connections, transaction
 
 from django_prodpatterns.context import tenant_context
 from django_prodpatterns.testing import assert_tenant_isolation, leaks
@@ -183,6 +183,25 @@ def test_a_write_failing_for_another_reason_fails_naming_it(rows, write, error):
     assert failure.value.__cause__ is not None  # the error itself, with its traceback
     with tenant_context(a):  # the savepoint was rolled back: the connection still works
         assert Label.objects.using(APP).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("write", "proves"),
+    [
+        pytest.param(insert_label_into_b, True, id="rls"),
+        pytest.param(lambda a, b, made: missing_privilege(a), False, id="missing-privilege"),
+    ],
+)
+def test_rls_is_told_from_a_missing_privilege_by_the_raising_function(rows, write, proves):
+    """Both are SQLSTATE 42501. The server function that raised the error tells them apart
+    (row level security's check is ``ExecWithCheckOptions``), which a server whose messages
+    are in another language reports just the same: the English message is not needed."""
+    (a, b), made = rows
+    with pytest.raises(DatabaseError) as caught, tenant_context(a), transaction.atomic(using=APP):
+        write(a, b, made)
+    assert leaks._sqlstate(caught.value) == "42501"
+    assert (leaks._source_function(caught.value) == "ExecWithCheckOptions") is proves
+    assert leaks._proves_isolation(caught.value) is proves
 
 
 def test_a_write_that_succeeds_is_still_a_leak(rows):

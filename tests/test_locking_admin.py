@@ -2,14 +2,16 @@
 its inline rows and the changelist's list_editable, as a tenant's staff user."""
 
 import pytest
+from django import forms
 from django.contrib.auth.models import Permission, User
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 
+from django_prodpatterns.admin.locking import FIELD, versioned_form
 from django_prodpatterns.context import tenant_context
 from tests.composed.models import Invoice, InvoiceLine
 from tests.helpers import APP
-from tests.testapp.models import Member
+from tests.testapp.models import Counter, Member
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", APP])
 CHANGELIST = reverse("admin:composed_invoice_changelist")
@@ -152,3 +154,55 @@ def test_a_revert_from_the_audit_log_checks_the_version_the_preview_showed(admin
     assert admin_client.post(url, {"version": "3"}).status_code == 302
     reverted = BaseVersionedRow.objects.get()
     assert (reverted.name, reverted.version) == ("one", 4)
+
+
+# --- a project's own ModelForm (Counter: versioned, not audited) -------------------------
+
+
+class CounterForm(forms.ModelForm):
+    class Meta:
+        model = Counter
+        fields = ["name", "value"]
+
+
+class QuietCleanForm(CounterForm):
+    def clean(self):
+        super().clean()  # returns None, as Django allows: it keeps cleaned_data then
+
+
+class ExtraFieldForm(CounterForm):
+    notify = forms.BooleanField(required=False)  # the form's own, not a model field
+
+
+def edit_after_someone_else(form_class, **data):
+    """A form of ``form_class`` (made versioned) for a counter at version 1, bound to this
+    editor's values, after another editor saved the counter (now version 2)."""
+    counter = Counter.objects.create(value=1)
+    mine, theirs = Counter.objects.get(pk=counter.pk), Counter.objects.get(pk=counter.pk)
+    theirs.value = 2
+    theirs.save()
+    values = {"name": "c", "value": "3", FIELD: "1", **data}
+    return versioned_form(form_class)(values, instance=mine)
+
+
+@pytest.mark.django_db
+def test_a_stale_save_is_refused_when_the_forms_own_clean_returns_nothing():
+    with transaction.atomic():  # the check locks the row
+        stale = edit_after_someone_else(QuietCleanForm)
+        assert not stale.is_valid()  # was: AttributeError on the None clean() returned
+        current = versioned_form(QuietCleanForm)(
+            {"name": "c", "value": "3", FIELD: "2"}, instance=Counter.objects.get()
+        )
+        assert current.is_valid(), current.errors
+    errors = " ".join(stale.non_field_errors())
+    assert "version 2, yours was 1" in errors and "value (now “2”)" in errors
+    assert stale.data[FIELD] == "2"  # shown again with the version the editor has now seen
+
+
+@pytest.mark.django_db
+def test_a_conflict_names_the_changed_columns_and_skips_the_forms_own_fields():
+    with transaction.atomic():
+        stale = edit_after_someone_else(ExtraFieldForm, notify="on")
+        assert not stale.is_valid()  # was: FieldDoesNotExist for "notify"
+    errors = " ".join(stale.non_field_errors())
+    assert "Changed: value (now “2”)." in errors and "notify" not in errors

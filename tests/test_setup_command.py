@@ -27,8 +27,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from psycopg import sql as pgsql
 
-from django_prodpatterns.devserver.embedded import APP_ROLE
-from django_prodpatterns.ops.roles import privileges_snapshot
+from django_prodpatterns.ops.roles import APP_ROLE, privileges_snapshot
 from django_prodpatterns.ops.setup import role_names
 from tests.helpers import superuser_url
 

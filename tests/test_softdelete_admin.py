@@ -78,7 +78,7 @@ def test_restore_preview_shows_a_conflict_and_offers_no_button(admin_client):
     url = reverse("admin:testapp_category_changelist") + "?deleted=deleted"
     data = {"action": "restore_selected", ACTION_CHECKBOX_NAME: [old.pk]}
     page = admin_client.post(url, data).content.decode()
-    assert "is taken by a live row" in page
+    assert "is taken by an alive row" in page
     assert "Yes, restore" not in page
     assert Category.deleted_objects.count() == 1
 

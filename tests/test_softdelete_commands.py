@@ -158,7 +158,7 @@ def test_restore_conflict_fails_cleanly(fails):
     before = state()
     status, err = fails("restore_deleted", "testapp.Category", "--pk", str(old.pk))
     assert status == 1
-    assert "name='Books' is taken by a live row" in err
+    assert "name='Books' is taken by an alive row" in err
     assert state() == before
 
 

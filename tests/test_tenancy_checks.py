@@ -7,6 +7,8 @@ from django.test import override_settings
 from django.test.utils import isolate_apps
 
 from django_prodpatterns import checks
+from django_prodpatterns.checks.tenancy import check_references_into_tenants
+from django_prodpatterns.db.constraints import TenantForeignKey
 from django_prodpatterns.models import TenantModel
 from tests.settings_base import MIDDLEWARE
 
@@ -86,3 +88,41 @@ def test_middleware_missing_or_misordered(middleware, expected):
 
 def _config(model):
     return model._meta.apps.get_app_config("testapp")
+
+
+@isolate_apps("tests.testapp")
+def test_a_foreign_object_between_tenant_models_gets_no_tenant_key_and_no_warning():
+    """A ``ForeignObject`` is a join the database never checks (Django creates no constraint
+    for it): preparing the model must not fail on the missing ``db_constraint``, no
+    (tenant, key) foreign key is generated for it, and W023/W024 (about turned-off
+    constraints) stay silent. A ForeignKey beside it still gets its tenant key."""
+
+    class Account(TenantModel):
+        code = models.CharField(max_length=10)
+
+        class Meta:
+            app_label = "testapp"
+            constraints = [
+                models.UniqueConstraint(fields=["tenant", "code"], name="account_code_uniq")
+            ]
+
+    class Entry(TenantModel):
+        account_code = models.CharField(max_length=10)
+        owner = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+        account = models.ForeignObject(
+            Account,
+            on_delete=models.DO_NOTHING,
+            from_fields=["tenant", "account_code"],
+            to_fields=["tenant", "code"],
+            related_name="+",
+        )
+
+        class Meta:
+            app_label = "testapp"
+
+    keys = [c.field for c in Entry._meta.constraints if isinstance(c, TenantForeignKey)]
+    assert keys == ["owner"]
+    config = [_config(Entry)]
+    messages = checks.check_tenant_models(app_configs=config)
+    messages += check_references_into_tenants(app_configs=config)
+    assert ids(messages, "prodpatterns.W02") == []

@@ -47,10 +47,15 @@ from django.db import connections
 from psycopg import sql as pgsql
 
 from django_prodpatterns.db.constraints import TENANT_FUNCTION
+from django_prodpatterns.db.generated import is_tenant_model
 from django_prodpatterns.devserver import embedded
-from django_prodpatterns.devserver.embedded import ADMIN_ROLE, APP_ROLE, OWNER_ROLE
-from django_prodpatterns.models.tenancy import is_tenant_model
-from django_prodpatterns.ops.roles import ensure_database, grant_app_privileges
+from django_prodpatterns.ops.roles import (
+    APP_ROLE,
+    CROSS_TENANT_ROLE,
+    OWNER_ROLE,
+    ensure_database,
+    grant_app_privileges,
+)
 from django_prodpatterns.testing import assert_tenant_isolation
 from tests.zoo import models as zoo
 from tests.zoo_evolution import catalog
@@ -104,7 +109,7 @@ def _grant_app_roles() -> None:
     """What tests/conftest.py does once the test database is migrated."""
     owner = connections["default"]
     owner.ensure_connection()
-    for role in (APP_ROLE, ADMIN_ROLE):
+    for role in (APP_ROLE, CROSS_TENANT_ROLE):
         grant_app_privileges(owner.connection, role.name)
 
 
@@ -189,7 +194,7 @@ def scratch_database(purpose: str):
         ensure_database(conn, name, OWNER_ROLE.name)
     try:
         with embedded.connect(embedded.local_databases(server, name).owner, autocommit=True) as c:
-            for role in (APP_ROLE, ADMIN_ROLE):
+            for role in (APP_ROLE, CROSS_TENANT_ROLE):
                 grant_app_privileges(c, role.name)
         yield name
     finally:

@@ -7,7 +7,8 @@ Built to stay fast on millions of entries: the changelist never runs a full ``CO
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.apps import apps
 from django.conf import settings
@@ -15,8 +16,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import PAGE_VAR
 from django.core.exceptions import EmptyResultSet, FieldError, PermissionDenied
 from django.core.paginator import Paginator
-from django.db import connections
-from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.db import connections, models
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,8 +30,26 @@ from django.utils.translation import gettext_lazy as _
 from ..conf import app_settings
 from ..context import get_current_tenant_pk
 from ..exceptions import ConflictError
-from ..markers import is_audited, is_versioned
+from ..markers import VERSION, is_audited, is_versioned
 from ..models.audit import BOOKKEEPING, AuditLog, audit_label
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.urls import URLPattern
+    from django_stubs_ext import StrOrPromise
+
+    # For type checkers these bases are generic classes of a model; at run time they are
+    # Django's classes themselves (not subscriptable there), and the mixin's a plain
+    # class (Generic, so that ``AuditHistoryMixin[Post]`` is valid there too).
+    _ModelPaginator = Paginator[models.Model]
+    _AuditLogModelAdmin = admin.ModelAdmin[AuditLog]
+    _ModelAdminOf = admin.ModelAdmin
+else:
+    _ModelPaginator = Paginator
+    _AuditLogModelAdmin = admin.ModelAdmin
+    _ModelAdminOf = Generic
+
+_ModelT = TypeVar("_ModelT", bound=models.Model)
 
 __all__ = [
     "ActorFilter",
@@ -57,7 +76,7 @@ class AtLeast(int):
         return f"{int(self)}" if settings.USE_THOUSAND_SEPARATOR else f"{int(self)}+"
 
 
-class EstimatedCountPaginator(Paginator):
+class EstimatedCountPaginator(_ModelPaginator):
     """Counts for the audit changelist: cheap on a big log, and only of what the viewer sees.
 
     - The whole log, for a viewer who sees all of it (no tenant in force, and row level
@@ -88,9 +107,13 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        query = getattr(queryset, "query", None)
-        if query is None or not queryset.db or connections[queryset.db].vendor != "postgresql":
+        if (
+            not isinstance(queryset, models.QuerySet)
+            or not queryset.db
+            or connections[queryset.db].vendor != "postgresql"
+        ):
             return super().count
+        query = queryset.query
         connection = connections[queryset.db]
         bound = max(self.BOUND, (self.requested_page + self.AHEAD) * self.per_page)
         capped = queryset.order_by().values("pk")[: bound + 1]
@@ -123,15 +146,19 @@ class ModelFilter(admin.SimpleListFilter):
     title = _("model")
     parameter_name = "model"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[AuditLog]
+    ) -> list[tuple[str, StrOrPromise]]:
         labels = {audit_label(m) for m in apps.get_models() if is_audited(m)}
         return [(label, label) for label in sorted(labels)]
 
-    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+    def queryset(
+        self, request: HttpRequest, queryset: models.QuerySet[AuditLog]
+    ) -> models.QuerySet[AuditLog]:
         return queryset.filter(model=self.value()) if self.value() else queryset
 
 
-def visible_staff() -> Any:
+def visible_staff() -> models.QuerySet[AbstractBaseUser]:
     """Staff users a filter may name: under a tenant, that tenant's staff only.
 
     Listing every staff user would tell one tenant who works for the others. Membership
@@ -158,11 +185,15 @@ class ActorFilter(admin.SimpleListFilter):
     title = _("actor")
     parameter_name = "actor"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[AuditLog]
+    ) -> list[tuple[str, StrOrPromise]]:
         staff = visible_staff().order_by("pk")[:50]
         return [(str(user.pk), str(user)) for user in staff]
 
-    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+    def queryset(
+        self, request: HttpRequest, queryset: models.QuerySet[AuditLog]
+    ) -> models.QuerySet[AuditLog]:
         return queryset.filter(actor_id=self.value()) if self.value() else queryset
 
 
@@ -171,7 +202,9 @@ class WhenFilter(admin.SimpleListFilter):
     parameter_name = "since"
     DAYS = {"1": 1, "7": 7, "30": 30, "365": 365}
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[AuditLog]
+    ) -> list[tuple[str, StrOrPromise]]:
         return [
             ("1", _("Last 24 hours")),
             ("7", _("Last 7 days")),
@@ -179,11 +212,13 @@ class WhenFilter(admin.SimpleListFilter):
             ("365", _("Last year")),
         ]
 
-    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+    def queryset(
+        self, request: HttpRequest, queryset: models.QuerySet[AuditLog]
+    ) -> models.QuerySet[AuditLog]:
         days = self.DAYS.get(self.value() or "")
         if days is None:
             return queryset
-        return queryset.filter(timestamp__gte=timezone.now() - timezone.timedelta(days=days))
+        return queryset.filter(timestamp__gte=timezone.now() - timedelta(days=days))
 
 
 def diff_table(entry: AuditLog) -> str:
@@ -205,11 +240,11 @@ def diff_table(entry: AuditLog) -> str:
     )
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     return "∅" if value is None else str(value)
 
 
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(_AuditLogModelAdmin):
     """Read-only: nobody adds, changes or deletes entries through the admin.
 
     Registered for ``AuditLog`` on ``admin.site`` by :mod:`django_prodpatterns.admin`.
@@ -240,16 +275,16 @@ class AuditLogAdmin(admin.ModelAdmin):
         "snapshot",
         "revert_link",
     ]
-    fields = readonly_fields
+    fields = list(readonly_fields)
 
     def get_paginator(
         self,
         request: HttpRequest,
-        queryset: Any,
+        queryset: models.QuerySet[AuditLog],
         per_page: int,
         orphans: int = 0,
         allow_empty_first_page: bool = True,
-    ) -> Paginator:
+    ) -> Paginator[models.Model]:
         if not issubclass(self.paginator, EstimatedCountPaginator):
             return super().get_paginator(
                 request, queryset, per_page, orphans, allow_empty_first_page
@@ -265,10 +300,10 @@ class AuditLogAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: AuditLog | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: AuditLog | None = None) -> bool:
         return False
 
     @admin.display(description=_("changes"))
@@ -282,14 +317,14 @@ class AuditLogAdmin(admin.ModelAdmin):
         url = reverse("admin:prodpatterns_auditlog_revert", args=[entry.pk])
         return format_html('<a class="button" href="{}">{}</a>', url, _("Revert to this version"))
 
-    def get_urls(self) -> list[Any]:
+    def get_urls(self) -> list[URLPattern]:
         revert = self.admin_site.admin_view(self.revert_view)
         return [
             path("<int:entry_id>/revert/", revert, name="prodpatterns_auditlog_revert"),
             *super().get_urls(),
         ]
 
-    def revert_view(self, request: HttpRequest, entry_id: int) -> Any:
+    def revert_view(self, request: HttpRequest, entry_id: int) -> HttpResponse:
         entry = get_object_or_404(self.get_queryset(request), pk=entry_id)
         model = entry.model_class()
         if model is None:
@@ -330,19 +365,21 @@ class AuditLogAdmin(admin.ModelAdmin):
                 "entry": entry,
                 "changes": changes,
                 "recreate": current is None,
-                "version": current.version if versioned else None,
+                "version": getattr(current, VERSION) if versioned else None,
             },
         )
 
 
-def history_url(model: Any, pk: Any) -> str:
+def history_url(model: type[models.Model] | models.Model, pk: object) -> str:
     """The audit changelist filtered to one object."""
     base = reverse("admin:prodpatterns_auditlog_changelist")
     return f"{base}?{urlencode({'model': audit_label(model), 'q': str(pk)})}"
 
 
-class AuditHistoryMixin:
+class AuditHistoryMixin(_ModelAdminOf[_ModelT]):
     """For ModelAdmins of audited models: "History" opens the object's audit entries."""
 
-    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None):
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, object] | None = None
+    ) -> HttpResponse:
         return HttpResponseRedirect(history_url(self.model, object_id))

@@ -13,18 +13,40 @@ Usage::
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import get_deleted_objects, model_ngettext
 from django.core.exceptions import PermissionDenied
-from django.db import router, transaction
+from django.db import models, router
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from ..deletion import restore_operation
+from ..deletion import preview_transaction, restore_operation
 from ..exceptions import RestoreConflict
+from ..markers import DELETED_AT, SOFT_DELETE_FIELDS
+
+if TYPE_CHECKING:
+    # _ListFilterChoices, _ListFilterT: django-stubs' names (Django has no public ones).
+    from django.contrib.admin.filters import _ListFilterChoices
+    from django.contrib.admin.options import _ListFilterT
+    from django.contrib.admin.views.main import ChangeList
+    from django_stubs_ext import StrOrPromise
+
+    from ..deletion import DeletionRun
+    from ..models.softdelete import SoftDeleteModel
+    from ..querysets import SoftDeleteQuerySetMixin
+
+    # For type checkers the mixin is a ModelAdmin of its model; at run time it is a plain
+    # class (Generic, so that ``SoftDeleteAdminMixin[Post]`` is valid there too).
+    _ModelAdminOf = admin.ModelAdmin
+else:
+    _ModelAdminOf = Generic
+
+_SoftT = TypeVar("_SoftT", bound="SoftDeleteModel")
 
 PREVIEW_LIMIT = 100  # rows listed per model on a confirmation page
 
@@ -37,10 +59,12 @@ class DeletedStateFilter(admin.SimpleListFilter):
     title = _("deletion state")
     parameter_name = "deleted"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, StrOrPromise]]:
         return [("deleted", _("Deleted")), ("all", _("All"))]
 
-    def choices(self, changelist: Any) -> Any:
+    def choices(self, changelist: ChangeList) -> Iterator[_ListFilterChoices]:
         yield {
             "selected": self.value() is None,
             "query_string": changelist.get_query_string(remove=[self.parameter_name]),
@@ -53,15 +77,17 @@ class DeletedStateFilter(admin.SimpleListFilter):
                 "display": title,
             }
 
-    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+    def queryset(
+        self, request: HttpRequest, queryset: models.QuerySet[models.Model]
+    ) -> models.QuerySet[models.Model]:
         if self.value() == "deleted":
-            return queryset.filter(deleted_at__isnull=False)
+            return queryset.filter(**{f"{DELETED_AT}__isnull": False})
         if self.value() == "all":
             return queryset
-        return queryset.filter(deleted_at__isnull=True)
+        return queryset.filter(**{f"{DELETED_AT}__isnull": True})
 
 
-class SoftDeleteAdminMixin:
+class SoftDeleteAdminMixin(_ModelAdminOf[_SoftT]):
     """ModelAdmin behaviour for soft-delete models.
 
     - The changelist filters alive / deleted / all rows (alive by default) and marks
@@ -74,28 +100,32 @@ class SoftDeleteAdminMixin:
 
     actions = ["restore_selected", "hard_delete_selected"]
 
-    def get_queryset(self, request: HttpRequest) -> Any:
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[_SoftT]:
         queryset = self.model.all_objects.get_queryset()
         ordering = self.get_ordering(request)
         return queryset.order_by(*ordering) if ordering else queryset
 
-    def get_list_filter(self, request: HttpRequest) -> list[Any]:
+    def get_list_filter(self, request: HttpRequest) -> list[_ListFilterT]:
         return [DeletedStateFilter, *super().get_list_filter(request)]
 
-    def get_list_display(self, request: HttpRequest) -> list[Any]:
+    def get_list_display(self, request: HttpRequest) -> list[str | Callable[[_SoftT], str | bool]]:
         return [*super().get_list_display(request), "deletion_state"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
-        return [*super().get_readonly_fields(request, obj), "deleted_at", "deletion_batch"]
+    def get_readonly_fields(self, request: HttpRequest, obj: _SoftT | None = None) -> list[str]:
+        return [*super().get_readonly_fields(request, obj), *SOFT_DELETE_FIELDS]
 
     @admin.display(description=_("deleted"))
-    def deletion_state(self, obj: Any) -> str:
+    def deletion_state(self, obj: _SoftT) -> str:
         if obj.deleted_at is None:
             return ""
         return _("Deleted %(when)s") % {"when": obj.deleted_at.strftime("%Y-%m-%d %H:%M")}
 
     def _confirmation(
-        self, request: HttpRequest, queryset: Any, template: str, context: dict[str, Any]
+        self,
+        request: HttpRequest,
+        queryset: models.QuerySet[_SoftT],
+        template: str,
+        context: dict[str, object],
     ) -> TemplateResponse:
         opts = self.model._meta
         return TemplateResponse(
@@ -106,14 +136,16 @@ class SoftDeleteAdminMixin:
                 "opts": opts,
                 "app_label": opts.app_label,
                 "queryset": queryset,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
                 "media": self.media,
                 **context,
             },
         )
 
     @admin.action(description=_("Restore selected %(verbose_name_plural)s"), permissions=["delete"])
-    def restore_selected(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+    def restore_selected(
+        self, request: HttpRequest, queryset: SoftDeleteQuerySetMixin[_SoftT]
+    ) -> HttpResponse | None:
         using = router.db_for_write(self.model)
         if request.POST.get("post"):
             try:
@@ -128,14 +160,15 @@ class SoftDeleteAdminMixin:
                 messages.SUCCESS,
             )
             return None
-        error, preview, selected = None, [], queryset.filter(deleted_at__isnull=False).count()
-        with transaction.atomic(using=using):
+        error: str | None = None
+        preview: list[tuple[str, int, list[str]]] = []
+        selected = queryset.filter(**{f"{DELETED_AT}__isnull": False}).count()
+        with preview_transaction(using):
             try:
                 op = restore_operation(queryset)
                 preview = _preview(op, using)
             except RestoreConflict as exc:
                 error = str(exc)
-            transaction.set_rollback(True, using=using)
         restored_here = op.counts.get(self.model._meta.label, 0) if error is None else 0
         return self._confirmation(
             request,
@@ -154,7 +187,9 @@ class SoftDeleteAdminMixin:
     @admin.action(
         description=_("Hard-delete selected %(verbose_name_plural)s"), permissions=["delete"]
     )
-    def hard_delete_selected(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+    def hard_delete_selected(
+        self, request: HttpRequest, queryset: SoftDeleteQuerySetMixin[_SoftT]
+    ) -> HttpResponse | None:
         deletable, model_count, perms_needed, protected = get_deleted_objects(
             queryset, request, self.admin_site
         )
@@ -186,7 +221,7 @@ class SoftDeleteAdminMixin:
         )
 
 
-class SoftDeleteAdmin(SoftDeleteAdminMixin, admin.ModelAdmin):
+class SoftDeleteAdmin(SoftDeleteAdminMixin[_SoftT], admin.ModelAdmin):
     """A ModelAdmin for soft-delete models; see :class:`SoftDeleteAdminMixin`."""
 
 
@@ -194,7 +229,7 @@ def _describe(counts: dict[str, int]) -> str:
     return ", ".join(f"{label}: {count}" for label, count in sorted(counts.items()))
 
 
-def _preview(op: Any, using: str) -> list[tuple[str, int, list[str]]]:
+def _preview(op: DeletionRun, using: str) -> list[tuple[str, int, list[str]]]:
     """(model label, count, first rows as text) for each model the operation touched."""
     rows = []
     for label, model in sorted(op.models.items()):

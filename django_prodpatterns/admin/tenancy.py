@@ -21,8 +21,9 @@ live in :mod:`django_prodpatterns.acting`; this module is their admin face.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.apps import apps
@@ -32,10 +33,10 @@ from django.contrib.admin.sites import AdminSite, all_sites
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import models
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, ResolverMatch, URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -53,10 +54,20 @@ from ..acting import (
     start_acting,
     stop_acting,
 )
-from ..markers import is_tenant_scoped
+from ..markers import CREATED_AT, TIMESTAMP_FIELDS, is_tenant_scoped
 from ..models.acting import TenantAccess
 from ..models.tenancy import Tenant, get_tenant_model
 from ..resolvers import explain_no_tenant
+
+if TYPE_CHECKING:
+    from django.contrib.admin.views.main import ChangeList
+
+    # For type checkers these are ModelAdmins of their model; at run time Django's
+    # ModelAdmin itself (not subscriptable there).
+    _TenantAccessModelAdmin = admin.ModelAdmin[TenantAccess]
+    _TenantModelAdmin = admin.ModelAdmin[Tenant]
+else:
+    _TenantAccessModelAdmin = _TenantModelAdmin = admin.ModelAdmin
 
 TENANTS_PER_PAGE = 50
 TEMPLATE = "prodpatterns/admin/act_for_tenant.html"
@@ -94,7 +105,9 @@ def _safe_next(request: HttpRequest, target: str | None, site: AdminSite) -> str
     return reverse(f"{site.name}:index")
 
 
-def _search(request: HttpRequest, site: AdminSite, queryset: Any, query: str) -> Any:
+def _search(
+    request: HttpRequest, site: AdminSite, queryset: models.QuerySet[models.Model], query: str
+) -> models.QuerySet[models.Model]:
     """Tenants matching ``query``: the tenant model's admin search when it has one, else
     its text fields (contains) and its primary key (equals)."""
     model = queryset.model
@@ -127,14 +140,14 @@ class ActForTenantForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.using = using
 
-    def clean_tenant(self) -> Any:
+    def clean_tenant(self) -> models.Model:
         tenant = find_tenant(self.cleaned_data["tenant"], using=self.using)
         if tenant is None:
             raise ValidationError(gettext("Choose a tenant from the list."))
         return tenant
 
 
-class TenantAccessAdmin(admin.ModelAdmin):
+class TenantAccessAdmin(_TenantAccessModelAdmin):
     """Who acted for which tenant, when and why; and the views to start and stop.
 
     Read-only: a row is written by choosing a tenant and ended by leaving it (or logging
@@ -150,13 +163,13 @@ class TenantAccessAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: TenantAccess | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: TenantAccess | None = None) -> bool:
         return False
 
-    def get_urls(self) -> list[Any]:
+    def get_urls(self) -> list[URLPattern]:
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         wrap = self.admin_site.admin_view
         return [
@@ -165,7 +178,9 @@ class TenantAccessAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, object] | None = None
+    ) -> HttpResponse:
         extra = {"act_url": _url(self.admin_site, "act"), **(extra_context or {})}
         return super().changelist_view(request, extra_context=extra)
 
@@ -206,7 +221,7 @@ class TenantAccessAdmin(admin.ModelAdmin):
         """The page that says why, and how to act for a tenant; with ``form``, the chooser."""
         alias = cross_tenant_alias()
         may_act = may_act_for_tenants(request.user)
-        context: dict[str, Any] = {
+        context: dict[str, object] = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": gettext("Act for a tenant") if form is not None else gettext("No tenant"),
@@ -227,7 +242,7 @@ class TenantAccessAdmin(admin.ModelAdmin):
 
     def _tenant_choices(
         self, request: HttpRequest, alias: str, form: ActForTenantForm
-    ) -> dict[str, Any]:
+    ) -> dict[str, object]:
         """One page of tenants, read through the cross-tenant alias, searched with ``q``."""
         tenants = get_tenant_model()._base_manager.using(alias).all()
         chosen = form["tenant"].value()
@@ -257,7 +272,7 @@ def _project_has_tenant_models() -> bool:
     return any(is_tenant_scoped(model) for model in apps.get_models())
 
 
-def add_admin_notices(request: HttpRequest, response: Any) -> None:
+def add_admin_notices(request: HttpRequest, response: HttpResponseBase) -> None:
     """The acting banner on every admin page (and a notice on the index for staff without a
     tenant), as messages: the admin shows them on every page, whatever its templates.
 
@@ -272,7 +287,11 @@ def add_admin_notices(request: HttpRequest, response: Any) -> None:
         return
     match = request.resolver_match
     site = _site(match.namespace) if match is not None else None
-    if site is None or not isinstance(site._registry.get(TenantAccess), TenantAccessAdmin):
+    if (
+        match is None
+        or site is None
+        or not isinstance(site._registry.get(TenantAccess), TenantAccessAdmin)
+    ):
         return
     access = getattr(request, "tenant_access", None)
     if access is not None:
@@ -281,11 +300,11 @@ def add_admin_notices(request: HttpRequest, response: Any) -> None:
         messages.info(request, _notice(site), fail_silently=True)
 
 
-def _shows_tenant_data(match: Any, context: dict[str, Any]) -> bool:
+def _shows_tenant_data(match: ResolverMatch, context: dict[str, Any]) -> bool:
     """The index (where staff arrive), or the list of a tenant model that came out empty
     instead of refused (an admin whose queryset is not tenant-scoped: row level security
     still hides every row)."""
-    changelist = context.get("cl")
+    changelist: ChangeList | None = context.get("cl")
     if changelist is not None:
         return is_tenant_scoped(changelist.model)
     return match.url_name == "index" and _project_has_tenant_models()
@@ -316,7 +335,7 @@ def _notice(site: AdminSite) -> str:
     )
 
 
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(_TenantModelAdmin):
     """The default tenant model in the admin: list, search, add, rename.
 
     No delete: a tenant's rows keep it (their foreign keys PROTECT it), and a request
@@ -332,26 +351,26 @@ class TenantAdmin(admin.ModelAdmin):
         class MyTenantAdmin(TenantAdmin): ...
     """
 
-    list_display = ["name", "slug", "created_at"]
+    list_display = ["name", "slug", CREATED_AT]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = list(TIMESTAMP_FIELDS)
     ordering = ["name"]
 
-    def get_list_display(self, request: HttpRequest) -> Any:
+    def get_list_display(self, request: HttpRequest) -> list[str | Callable[[Tenant], str | bool]]:
         shown = list(super().get_list_display(request))
         if cross_tenant_alias() and may_act_for_tenants(request.user):
             shown.append("act_for")
         return shown
 
     @admin.display(description=_("act for"))
-    def act_for(self, tenant: Any) -> str:
+    def act_for(self, tenant: Tenant) -> str:
         url = _url(self.admin_site, "act")
         if url is None:
             return ""
         return format_html('<a href="{}?tenant={}">{}</a>', url, tenant.pk, gettext("Act for"))
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
         return False
 
 

@@ -12,6 +12,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.utils import load_backend
 
 from ..conf import SETTINGS_NAME, app_settings, validate
+from ..context import audit_context
 from ..db import signing
 from .inventory import tenant_models
 
@@ -158,8 +159,6 @@ def context_messages(alias: str) -> list[Error]:
     ``SECRET_KEY`` changed since, or a database migrated by another project, refuses every
     context, and every tenant query returns nothing.
     """
-    from ..context import audit_context
-
     with connections[alias].cursor() as cursor:
         cursor.execute("SELECT to_regprocedure('prodpatterns_verified_context()') IS NOT NULL")
         (installed,) = cursor.fetchone()
@@ -250,17 +249,34 @@ def check_database_roles(
     databases: Iterable[str] | None = None,
     **kwargs: object,
 ) -> list[Error | Warning]:
-    """E001/W002 for every named PostgreSQL database, except the owner and admin aliases."""
+    """E001/W002 for every named PostgreSQL database, except the owner alias and the
+    cross-tenant one (``ADMIN_DATABASE``)."""
     if not databases:
         return []
     privileged = privileged_aliases()
     relies_on_rls = project_has_tenant_models()
+    named = named_aliases(databases)
     messages: list[Error | Warning] = []
     for alias in databases:
         if alias in privileged or connections[alias].vendor != "postgresql":
             continue
+        if alias == DEFAULT_DB_ALIAS and alias not in named:
+            continue  # check_default_database_role says it
         messages.extend(role_messages(alias, relies_on_rls))
     return messages
+
+
+def named_aliases(databases: Iterable[str] | None) -> set[str]:
+    """The aliases a command named with ``--database`` (or ``migrate`` with its alias).
+
+    Django 5.2 hands checks ``None`` when none was named; from 6.1 on it hands every
+    alias instead. Every alias is taken as none named, so the default alias's role is
+    reported exactly once, by one of the two checks, on every version.
+    """
+    if databases is None:
+        return set()
+    named = set(databases)
+    return set() if named == set(connections) else named
 
 
 # Seconds the default alias's role check waits for a server that does not answer, unless
@@ -268,7 +284,7 @@ def check_database_roles(
 PROBE_CONNECT_TIMEOUT = 5
 
 
-@register(Tags.database)
+@register()  # not Tags.database: Django 6.1 skips those unless --database names an alias
 def check_default_database_role(
     app_configs: Sequence[AppConfig] | None = None,
     databases: Iterable[str] | None = None,
@@ -279,14 +295,16 @@ def check_default_database_role(
     The default alias is the one requests use, and a superuser there turns tenant isolation
     off. Django hands database-tagged checks only the aliases named with ``--database``, so
     plain ``check`` and ``runserver`` named none, and ``migrate`` names only the alias it
-    migrates (the owner's): without this, the mistake was reported by nobody.
+    migrates (the owner's): without this, the mistake was reported by nobody. For the same
+    reason it carries no ``database`` tag: from Django 6.1 on, a database-tagged check does
+    not run at all unless ``--database`` names an alias.
 
     It runs on a short-lived connection of its own, so it neither touches the state of the
     alias's connection nor leaves one open; a server that is down or unreachable makes it
     say nothing (the command that needs the database reports that), after at most
     :data:`PROBE_CONNECT_TIMEOUT` seconds.
     """
-    if databases is not None and DEFAULT_DB_ALIAS in databases:
+    if DEFAULT_DB_ALIAS in named_aliases(databases):
         return []  # check_database_roles reports it, with the other role checks
     connection = connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql" or DEFAULT_DB_ALIAS in privileged_aliases():

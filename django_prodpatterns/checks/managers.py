@@ -9,7 +9,7 @@ from django.core.checks import Warning, register
 from django.db import models
 
 from ..exceptions import TenantRequired
-from ..markers import SOFT_DELETE_MARKER, TENANT_SCOPED_ATTRIBUTE
+from ..markers import DELETED_AT, SOFT_DELETE_MARKER, TENANT_SCOPED_ATTRIBUTE
 from ..querysets import PatternManager
 from .inventory import installed_models
 
@@ -26,7 +26,7 @@ def _shows_alive_only(manager: models.Manager[models.Model]) -> bool:
     if isinstance(manager, PatternManager):
         return manager.rows == "alive"
     try:
-        return 'deleted_at" IS NULL' in str(manager.all().query)
+        return f'{DELETED_AT}" IS NULL' in str(manager.all().query)
     except TenantRequired:
         return True  # the user's own tenant-scoped manager: W022 speaks about it
 

@@ -11,14 +11,14 @@ from django.core.checks import Error, Warning, register
 from django.db import models
 
 from ..conf import SETTINGS_NAME, validate
-from ..markers import SOFT_DELETE_MARKER, TENANT_FIELD, is_tenant_scoped
+from ..markers import DELETED_AT, SOFT_DELETE_MARKER, TENANT_FIELD, is_tenant_scoped
 from .inventory import installed_models
 
 
 def _mentions_alive(condition: object) -> bool:
     """True when a Q object requires ``deleted_at IS NULL`` somewhere in it."""
     for child in getattr(condition, "children", ()):
-        if isinstance(child, tuple) and child == ("deleted_at__isnull", True):
+        if isinstance(child, tuple) and child == (f"{DELETED_AT}__isnull", True):
             return True
         if _mentions_alive(child):
             return True
@@ -70,7 +70,7 @@ def check_soft_delete_uniqueness(
     messages = []
     fix = (
         "Use django_prodpatterns.models.alive_unique(...) in Meta.constraints, which only "
-        "counts rows with deleted_at IS NULL."
+        f"counts rows with {DELETED_AT} IS NULL."
     )
     for model in _soft_delete_models(app_configs):
         opts = model._meta

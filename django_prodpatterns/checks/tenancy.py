@@ -8,12 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import connections, models
 
 from ..conf import app_settings, validate
+from ..db.constraints import RowLevelSecurity
+from ..db.generated import has_database_constraint
 from ..markers import TENANT_FIELD, is_soft_deletable, is_tenant_scoped
+from ..models.tenancy import get_tenant_model
+from ..relations import reverse_relations
 from .inventory import models_of, tenant_models
 
 if TYPE_CHECKING:
@@ -26,8 +31,6 @@ def check_tenant_models(
 ) -> list[CheckMessage]:
     """E021, W020 and W023: generated DDL present; uniqueness and references never cross
     tenants."""
-    from ..db.constraints import RowLevelSecurity
-
     messages: list[CheckMessage] = []
     for model in tenant_models(app_configs):
         opts = model._meta
@@ -126,8 +129,8 @@ def check_references_into_tenants(
                 and is_tenant_scoped(target)
             ):
                 continue
-            if not field.db_constraint:  # type: ignore[attr-defined]  # not in django-stubs
-                continue
+            if not has_database_constraint(field):
+                continue  # db_constraint=False (W023 for a tenant model), or a ForeignObject
             messages.append(
                 Warning(
                     f"{model._meta.label}.{field.name} points at the tenant model "
@@ -145,8 +148,6 @@ def check_references_into_tenants(
 
 def _to_field_targets(model: type[models.Model]) -> set[str]:
     """Names of ``model``'s fields that a foreign key references by ``to_field``."""
-    from ..relations import reverse_relations
-
     return {
         rel.field.target_field.name
         for rel in reverse_relations(model)
@@ -176,8 +177,9 @@ def _unchecked_references(model: type[models.Model]) -> list[Warning]:
     for field in model._meta.local_fields:
         if not (field.is_relation and (field.many_to_one or field.one_to_one)):
             continue
-        # django-stubs lacks ForeignKey.db_constraint
-        if field.name == TENANT_FIELD or field.db_constraint:  # type: ignore[attr-defined]
+        if field.name == TENANT_FIELD or not isinstance(field, models.ForeignKey):
+            continue  # a ForeignObject that is no ForeignKey has no database constraint
+        if has_database_constraint(field):
             continue
         target = field.related_model
         if isinstance(target, type) and is_tenant_scoped(target):
@@ -400,10 +402,6 @@ def check_tenant_user_attribute(
     resolver may read it through ``user_tenants()``); not for the default attribute with a
     resolver of the project's own, which need not read it at all.
     """
-    from django.contrib.auth import get_user_model
-
-    from ..models.tenancy import get_tenant_model
-
     user_settings = app_settings.user_settings()
     if validate(user_settings) or not tenant_models():
         return []  # E002 reports bad settings; without tenant models nothing needs a tenant

@@ -7,7 +7,8 @@ one INSERT ... SELECT, in the same transaction as the change. The shared trigger
 (``sql/audit_function_v<N>.sql``) reads the context channel's transaction-local settings.
 The app's own migrations install each version of it; a constraint creates it only when it
 does not exist yet, so it never replaces a newer version. From version 4 it also honours a
-deliberate backfill (``django_prodpatterns.backfill``) for the tables' owner alone. The
+deliberate backfill (``django_prodpatterns.backfill``) for the tables' owner alone; version
+5 is version 4 from a source that writes the log's INSERT once. The
 triggers' own SQL is ``sql/audit_triggers_v<N>.sql``, at the version the migration names.
 """
 
@@ -21,12 +22,13 @@ from django.db import models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 from .constraints import _SQLConstraint
-from .versioned import PostgresRunSQL, required_statements, sql_file
+from .versioned import PostgresRunSQL, current_function_file, required_statements, sql_file
 
 __all__ = ["AuditTriggers", "PostgresRunSQL", "sql_file"]  # migrations import the last two
 
-# The trigger function's current version (migration prodpatterns.0009 installs it).
-AUDIT_FUNCTION = "audit_function_v4.sql"
+# The trigger function's current version (versioned.CURRENT_FUNCTIONS; the app's latest
+# migration that ships a version, prodpatterns.0011, installs it).
+AUDIT_FUNCTION = current_function_file("audit_function")
 # The three triggers of an audited table are named after its constraint with these.
 TRIGGER_SUFFIXES = ("_ins", "_upd", "_del")
 

@@ -1,20 +1,9 @@
-"""Deprecated: moved to :mod:`django_prodpatterns.devserver.embedded`.
+"""Deprecated: the embedded PostgreSQL (demo, tests), moved to
+:mod:`django_prodpatterns.devserver.embedded`.
 
-Kept so that existing imports work; importing it warns.
+Import it from there; this old path keeps working, with a DeprecationWarning.
 """
 
-import warnings
-from typing import Any
+from .._moved import moved_module
 
-from ..devserver import embedded as _moved
-
-warnings.warn(
-    "django_prodpatterns.db.embedded moved to "
-    "django_prodpatterns.devserver.embedded; import it from there.",
-    DeprecationWarning,
-    stacklevel=2,
-)
-
-
-def __getattr__(name: str) -> Any:
-    return getattr(_moved, name)
+__getattr__, __all__ = moved_module(__name__, "django_prodpatterns.devserver.embedded")

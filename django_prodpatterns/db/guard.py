@@ -1,20 +1,8 @@
-"""Deprecated: moved to :mod:`django_prodpatterns.ops.lock_watch`.
+"""Deprecated: lock timeouts for migrate, moved to :mod:`django_prodpatterns.ops.lock_watch`.
 
-Kept so that existing imports work; importing it warns.
+Import it from there; this old path keeps working, with a DeprecationWarning.
 """
 
-import warnings
-from typing import Any
+from .._moved import moved_module
 
-from ..ops import lock_watch as _moved
-
-warnings.warn(
-    "django_prodpatterns.db.guard moved to "
-    "django_prodpatterns.ops.lock_watch; import it from there.",
-    DeprecationWarning,
-    stacklevel=2,
-)
-
-
-def __getattr__(name: str) -> Any:
-    return getattr(_moved, name)
+__getattr__, __all__ = moved_module(__name__, "django_prodpatterns.ops.lock_watch")

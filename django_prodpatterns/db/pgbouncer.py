@@ -1,20 +1,8 @@
-"""Deprecated: moved to :mod:`django_prodpatterns.devserver.pgbouncer`.
+"""Deprecated: PgBouncer for the tests, moved to :mod:`django_prodpatterns.devserver.pgbouncer`.
 
-Kept so that existing imports work; importing it warns.
+Import it from there; this old path keeps working, with a DeprecationWarning.
 """
 
-import warnings
-from typing import Any
+from .._moved import moved_module
 
-from ..devserver import pgbouncer as _moved
-
-warnings.warn(
-    "django_prodpatterns.db.pgbouncer moved to "
-    "django_prodpatterns.devserver.pgbouncer; import it from there.",
-    DeprecationWarning,
-    stacklevel=2,
-)
-
-
-def __getattr__(name: str) -> Any:
-    return getattr(_moved, name)
+__getattr__, __all__ = moved_module(__name__, "django_prodpatterns.devserver.pgbouncer")

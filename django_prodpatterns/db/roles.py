@@ -1,19 +1,8 @@
-"""Deprecated: moved to :mod:`django_prodpatterns.ops.roles`.
+"""Deprecated: database roles and grants, moved to :mod:`django_prodpatterns.ops.roles`.
 
-Kept so that existing imports work; importing it warns.
+Import it from there; this old path keeps working, with a DeprecationWarning.
 """
 
-import warnings
-from typing import Any
+from .._moved import moved_module
 
-from ..ops import roles as _moved
-
-warnings.warn(
-    "django_prodpatterns.db.roles moved to django_prodpatterns.ops.roles; import it from there.",
-    DeprecationWarning,
-    stacklevel=2,
-)
-
-
-def __getattr__(name: str) -> Any:
-    return getattr(_moved, name)
+__getattr__, __all__ = moved_module(__name__, "django_prodpatterns.ops.roles")

@@ -49,10 +49,11 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import sql as pgsql
 
-from ..context import _current_audit, _current_tenant, key_of
+from ..context import channel_values
 from . import signing
+from .names import CONTEXT_SETTING
 
-SETTING_NAMES = (signing.CONTEXT_SETTING,)
+SETTING_NAMES = (CONTEXT_SETTING,)
 
 EMPTY: tuple[str] = ("",)
 
@@ -103,30 +104,18 @@ def _passes_through(sql: str) -> bool:
     return bool(_PASS_THROUGH.match(sql)) and is_single_statement(sql)
 
 
-def current_values() -> tuple[str, str, str] | None:
-    """Tenant key, actor key and audit details of the active context (``None``: none)."""
-    tenant = _current_tenant.get()
-    audit = _current_audit.get()
-    if tenant is None and audit is None:
-        return None
-    if audit is None:
-        return (key_of(tenant), "", "")
-    return (key_of(tenant), audit.actor_id, audit.as_json)
-
-
 def signed_values(connection: BaseDatabaseWrapper) -> tuple[str]:
     """The setting values for the active context on ``connection`` (signed for it)."""
-    values = current_values()
+    values = channel_values()
     if values is None:
         return EMPTY
-    body = signing.payload(*values)
     binding = signing.binding_of(connection)
     key = signing.context_key()
     last = connection.__dict__.get(_SIGNED)
-    if last is not None and last[0] is binding and last[1:3] == (key, body):
-        return (last[3],)
-    value = signing.sign_for(body, connection)
-    connection.__dict__[_SIGNED] = (binding, key, body, value)
+    if last is not None and last[0] is binding and last[1:3] == (key, values):
+        return (last[3],)  # the same context on the same session: signed already
+    value = signing.sign_for(signing.payload(*values), connection)
+    connection.__dict__[_SIGNED] = (binding, key, values, value)
     return (value,)
 
 

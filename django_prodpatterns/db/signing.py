@@ -39,7 +39,10 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.utils.crypto import salted_hmac
 
-CONTEXT_SETTING = "prodpatterns.context"
+# The setting's name lives with the other shared names (db/names.py); it is importable
+# from here too, where the channel has always found it.
+from .names import CONTEXT_SETTING as CONTEXT_SETTING
+
 SEPARATOR = "\x1f"  # between tenant, actor and the audit details
 # How a value is bound: version 3 (migration prodpatterns.0008) signs for the session's
 # state (FRESH) or, through a pooler, for any backend (ANY_BACKEND), after a counter of

@@ -13,10 +13,22 @@ is a new file, shipped by a new migration. Two kinds:
   generate. A template has sections (a line ``-- [name]``) of statements ending in ``;``
   (lines of one statement are joined by a space), placeholders in braces for quoted
   names; other ``--`` lines are comments.
+
+Either kind may define fragments: text written once and used in several places, so that a
+file need not repeat a long statement or expression (``audit_function_v5.sql``). A line
+``-- [fragment <name>]`` starts one; it runs up to the next ``-- [...]`` line or the end of
+the file (a whole SQL file puts its fragments last), and its leading comment lines describe
+it. ``{{<name>}}`` anywhere else stands for the fragment's text; the lines after its first
+take the indentation of the line the reference is on. The fragments are expanded when the
+file is read (``sql_file``, ``template``), so that what a migration runs, what
+``sqlmigrate`` shows and what ``prodpatterns check`` compares is the expanded SQL, the one
+PostgreSQL stores. A file without fragments reads byte for byte as it is written.
 """
 
 from __future__ import annotations
 
+import re
+import textwrap
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -38,8 +50,105 @@ SQL_DIR = Path(__file__).parent / "sql"
 SCHEMA = "@schema@"
 
 
+# The current version of each file of functions that the app's own migrations install (the
+# version its latest migration installed): the trigger function that AuditTriggers names and
+# the yardstick of ``prodpatterns check``. The migration that ships a new version updates
+# its line here (tests/test_drift.py fails on a freshly migrated database otherwise).
+CURRENT_FUNCTIONS = {
+    "context_functions": 3,
+    "audit_function": 5,
+    "audit_guard": 2,
+    "stage_function": 1,
+}
+
+
+def current_function_file(kind: str) -> str:
+    """The file of the current version of ``kind``, one of ``CURRENT_FUNCTIONS``."""
+    return f"{kind}_v{CURRENT_FUNCTIONS[kind]}.sql"
+
+
 def sql_file(name: str) -> str:
-    return (SQL_DIR / name).read_text()
+    """The SQL of the file ``name``, its fragments expanded: the SQL that runs."""
+    return expand_fragments((SQL_DIR / name).read_text(), name)
+
+
+FRAGMENT = re.compile(r"-- \[fragment (\w+)\]")
+REFERENCE = re.compile(r"\{\{([A-Za-z_]\w*)\}\}")
+
+
+def _is_section_line(line: str) -> bool:
+    """A (stripped) line that starts a template's section, and so ends a fragment."""
+    return line.startswith("-- [") and line.endswith("]")
+
+
+def expand_fragments(text: str, source: str) -> str:
+    """``text`` without its fragments' definitions, each reference replaced by its fragment.
+
+    Text that defines and uses no fragment comes back unchanged (every released file
+    before ``audit_function_v5.sql``), so adding fragments changed no statement a
+    migration runs. A reference to no fragment, a fragment defined twice, an empty one,
+    an unused one and a fragment that uses itself are errors: a typo never reaches SQL.
+    """
+    kept: list[str] = []
+    definitions: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines(keepends=True):
+        header = FRAGMENT.fullmatch(line.strip())
+        if header:
+            if header[1] in definitions:
+                raise ValueError(f"{source}: fragment {header[1]} is defined twice")
+            current = definitions[header[1]] = []
+            continue
+        if current is not None and _is_section_line(line.strip()):
+            current = None
+        (kept if current is None else current).append(line)
+    if not definitions and not REFERENCE.search(text):
+        return text
+    fragments = {name: _fragment_text(lines, name, source) for name, lines in definitions.items()}
+    used: set[str] = set()
+    expanded = _expand("".join(kept), fragments, (), used, source)
+    if unused := sorted(set(fragments) - used):
+        raise ValueError(f"{source}: fragment {', '.join(unused)} is never used")
+    return expanded.rstrip() + "\n"
+
+
+def _fragment_text(lines: list[str], name: str, source: str) -> str:
+    """A fragment's text: dedented, without its leading comments, blank lines around it and
+    its last line break (the line of the reference goes on after it)."""
+    body = textwrap.dedent("".join(lines)).splitlines()
+    while body and (not body[0].strip() or body[0].lstrip().startswith("--")):
+        body.pop(0)
+    while body and not body[-1].strip():
+        body.pop()
+    if not body:
+        raise ValueError(f"{source}: fragment {name} is empty")
+    return "\n".join(body)
+
+
+def _expand(
+    text: str, fragments: dict[str, str], inside: tuple[str, ...], used: set[str], source: str
+) -> str:
+    """``text`` with each reference replaced by its fragment, itself expanded; the lines of
+    a fragment after its first take the indentation of the line the reference is on, so
+    that the SQL ``sqlmigrate`` shows reads like the file."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        indent = line[: len(line) - len(line.lstrip())]
+
+        def fragment(match: re.Match[str], indent: str = indent) -> str:
+            name = match[1]
+            if name not in fragments:
+                raise ValueError(f"{source}: {match[0]} names no fragment")
+            if name in inside:
+                raise ValueError(f"{source}: fragment {name} uses itself")
+            used.add(name)
+            expanded = _expand(fragments[name], fragments, (*inside, name), used, source)
+            first, *rest = expanded.split("\n")
+            rest = [indent + part if part.strip() else part for part in rest]
+            return "\n".join([first, *rest])
+
+        lines.append(REFERENCE.sub(fragment, line))
+    return "".join(lines)
 
 
 @dataclass(frozen=True)
@@ -69,12 +178,14 @@ class Template:
 
 
 def parse_template(kind: str, version: int, text: str) -> Template:
+    """The sections of a template's text, its fragments expanded first."""
+    text = expand_fragments(text, f"{kind}_v{version}.sql")
     sections: dict[str, list[str]] = {}
     current: list[str] | None = None
     pending: list[str] = []
     for raw in text.splitlines():
         line = raw.strip()
-        if line.startswith("-- [") and line.endswith("]"):
+        if _is_section_line(line):
             current = sections.setdefault(line[4:-1], [])
             continue
         if not line or line.startswith("--"):

@@ -18,15 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..ops.roles import Role, ensure_database, ensure_role, grant_app_privileges
+from ..ops.roles import (
+    APP_ROLE,
+    CROSS_TENANT_ROLE,
+    OWNER_ROLE,
+    ensure_database,
+    ensure_role,
+    grant_app_privileges,
+)
 
 if TYPE_CHECKING:
     import psycopg
     from psycopg.rows import TupleRow
 
-OWNER_ROLE = Role("prodpatterns_owner", "prodpatterns_owner", createdb=True)
-APP_ROLE = Role("prodpatterns_app", "prodpatterns_app")
-ADMIN_ROLE = Role("prodpatterns_admin", "prodpatterns_admin", bypassrls=True)
 
 ENGINE = "django.db.backends.postgresql"
 
@@ -116,8 +120,8 @@ def local_databases(admin: dict[str, Any], database: str | None = None) -> Local
         cross_tenant={
             **admin,
             "NAME": name,
-            "USER": ADMIN_ROLE.name,
-            "PASSWORD": ADMIN_ROLE.password,
+            "USER": CROSS_TENANT_ROLE.name,
+            "PASSWORD": CROSS_TENANT_ROLE.password,
         },
     )
 
@@ -129,13 +133,26 @@ def prepare(admin: dict[str, Any], database: str | None = None) -> LocalDatabase
     its own database as the owner role and grants afterwards).
     """
     with connect(admin, autocommit=True) as conn:
-        for role in (OWNER_ROLE, APP_ROLE, ADMIN_ROLE):
+        for role in (OWNER_ROLE, APP_ROLE, CROSS_TENANT_ROLE):
             ensure_role(conn, role)
         if database is not None:
             ensure_database(conn, database, OWNER_ROLE.name)
     local = local_databases(admin, database)
     if database is not None:
         with connect(local.owner, autocommit=True) as conn:
-            for role in (APP_ROLE, ADMIN_ROLE):
+            for role in (APP_ROLE, CROSS_TENANT_ROLE):
                 grant_app_privileges(conn, role.name)
     return local
+
+
+def __getattr__(name: str) -> object:
+    """``ADMIN_ROLE``, the cross-tenant role's earlier name here (deprecated)."""
+    if name == "ADMIN_ROLE":
+        warnings.warn(
+            "django_prodpatterns.devserver.embedded.ADMIN_ROLE is deprecated: it is "
+            "django_prodpatterns.ops.roles.CROSS_TENANT_ROLE.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return CROSS_TENANT_ROLE
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,11 @@
 """Abstract model bases, one module per pattern, and the default tenant model.
 
-Import them from here: ``from django_prodpatterns.models import TenantModel``.
+Import them from here: ``from django_prodpatterns.models import TenantModel``. Importing
+this package connects :mod:`django_prodpatterns.db.generated`, which gives the concrete
+models built on these bases their generated DDL as they are prepared.
 """
 
+from ..db import generated  # noqa: F401  (connects the class_prepared handlers)
 from .acting import TenantAccess
 from .audit import AuditedModel, AuditLog
 from .base import BaseModel, TenantBaseModel

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from django.db import models, transaction
-from django.db.models.fields.related import lazy_related_operation
-from django.db.models.signals import class_prepared
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..conf import app_settings
 from ..context import audit_context
-from ..db.audit import AuditTriggers, ThroughAuditTriggers
 from ..exceptions import ConflictError
 from ..markers import (
-    AUDITED_MARKER,
+    BOOKKEEPING_FIELDS,
     UPDATED_AT,
     VERSION,
     has_updated_at,
-    is_audited,
-    is_tenant_scoped,
     is_versioned,
 )
 from ..relations import concrete_model_of
-from .tenancy import TENANT_FIELD, _add_constraint, constraint_name, gets_generated_ddl
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -43,10 +35,9 @@ ACTIONS = [
     # per-row entries, counted per model, in one entry.
     ("backfill", _("backfill")),
 ]
-IGNORED_COLUMNS = ("updated_at",)  # bookkeeping: a change of these alone is no change
 # Never written back by a revert: history is not rewritten, a version only moves forward,
 # and a deleted row comes back with its batch through restore(), not half of it here.
-BOOKKEEPING = ("created_at", UPDATED_AT, VERSION, "deleted_at", "deletion_batch")
+BOOKKEEPING = BOOKKEEPING_FIELDS
 
 
 def audit_label(model: type[models.Model] | models.Model) -> str:
@@ -130,9 +121,12 @@ class AuditLog(models.Model):
             return None
 
     def field_values(self) -> dict[str, Any]:
-        """The snapshot as ``{attname: python value}``, skipping redacted columns."""
-        # TODO: None for an entry of a model that is gone, and then AttributeError below.
-        model = cast("type[models.Model]", self.model_class())
+        """The snapshot as ``{attname: python value}``, skipping redacted columns and
+        columns the model no longer has; empty for an entry of a model that is gone (the
+        raw ``snapshot`` keeps what was logged)."""
+        model = self.model_class()
+        if model is None:
+            return {}
         # A generated column is computed by the database and cannot be written back.
         columns = {
             f.column: f for f in model._meta.concrete_fields if not getattr(f, "generated", False)
@@ -202,83 +196,3 @@ class AuditedModel(models.Model):
 
     def audit_history(self) -> AuditLogQuerySet:
         return AuditLog.objects.for_object(self)
-
-
-def add_audit_triggers(sender: type[models.Model], **kwargs: object) -> None:
-    """class_prepared: give a concrete audited model its capture triggers."""
-    opts = sender._meta
-    if not gets_generated_ddl(sender, AUDITED_MARKER):
-        return
-    redact = cast("type[AuditedModel]", sender).audit_redact
-    names = set(redact) | set(app_settings.while_models_load("AUDIT_REDACT_FIELDS"))
-    fields = {f.name: f for f in opts.concrete_fields}
-    names |= _derived_from(names, fields)
-    columns = {name: cast(str, f.column) for name, f in fields.items()}  # concrete: each has one
-    _add_constraint(
-        sender,
-        AuditTriggers.current(
-            name=constraint_name(sender, "audit"),
-            label=opts.label,
-            pk=opts.pk.column,
-            tenant=columns[TENANT_FIELD] if is_tenant_scoped(sender) else "",
-            redact=sorted(columns[n] for n in names if n in fields),
-            ignore=sorted(columns[n] for n in IGNORED_COLUMNS if n in fields),
-        ),
-    )
-
-
-def _derived_from(redacted: set[str], fields: dict[str, models.Field]) -> set[str]:
-    """Generated fields whose expression reads a redacted field: stored in clear, they
-    would give the value away (PostgreSQL lets a generated column read plain columns only)."""
-    return {
-        name
-        for name, field in fields.items()
-        if isinstance(field, models.GeneratedField)
-        and redacted
-        & {
-            # django-stubs has neither GeneratedField.expression nor F.name
-            node.name.split("__")[0]  # type: ignore[attr-defined]
-            for node in field.expression.flatten()  # type: ignore[attr-defined]
-            if isinstance(node, models.F)
-        }
-    }
-
-
-def add_link_audit(sender: type[models.Model], **kwargs: object) -> None:
-    """class_prepared: links between audited models are audited too (add and remove).
-
-    Once the target and the link table are resolved (either may be named by a string and
-    defined later); a link table that is a model of its own is audited as that model.
-    """
-    if not gets_generated_ddl(sender, AUDITED_MARKER) or sender.__module__ == "__fake__":
-        return
-    for field in sender._meta.local_many_to_many:
-        rel = field.remote_field
-        assert rel.through is not None  # set (auto-created if need be) before class_prepared
-        lazy_related_operation(partial(_audit_link, field=field), sender, rel.model, rel.through)
-
-
-def _audit_link(
-    model: type[models.Model],
-    target: type[models.Model],
-    through: type[models.Model],
-    field: models.ManyToManyField,
-) -> None:
-    if not (through._meta.auto_created and is_audited(target)):
-        return
-    _add_constraint(
-        model,
-        ThroughAuditTriggers.current(
-            name=constraint_name(model, f"{field.name}_audit"),
-            field=field.name,
-            label=through._meta.label,
-            pk=through._meta.pk.column,
-            tenant="",
-            redact=[],
-            ignore=[],
-        ),
-    )
-
-
-class_prepared.connect(add_audit_triggers, dispatch_uid="prodpatterns.audit_triggers")
-class_prepared.connect(add_link_audit, dispatch_uid="prodpatterns.link_audit")

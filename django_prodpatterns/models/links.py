@@ -25,9 +25,7 @@ from django.db.models.lookups import Lookup
 from django.db.models.query_utils import PathInfo
 from django.db.models.sql.where import AND, WhereNode
 
-from ..markers import is_soft_deletable
-
-DELETED_AT = "deleted_at"
+from ..markers import DELETED_AT, is_soft_deletable
 
 # A join's extra condition, as Django's get_extra_restriction() returns it.
 Restriction = WhereNode | Lookup | None

@@ -11,14 +11,19 @@ from asgiref.sync import sync_to_async
 from django.db import models, router
 from django.utils.translation import gettext_lazy as _
 
-from ..markers import alters_data, is_versioned
+from ..markers import (
+    DELETED_AT,
+    SOFT_DELETE_FIELDS,
+    UPDATED_AT,
+    alters_data,
+    has_updated_at,
+    is_versioned,
+)
 from ..querysets import PatternManager
 
 if TYPE_CHECKING:
-    from ..deletion import Operation
+    from ..deletion import DeletionRun
     from .locking import VersionedModel
-
-SOFT_DELETE_FIELDS = frozenset({"deleted_at", "deletion_batch"})
 
 
 class SoftDeleteModel(models.Model):
@@ -31,7 +36,7 @@ class SoftDeleteModel(models.Model):
       ``(count, {label: count})``; ``hard_delete()`` really deletes; ``restore()`` brings the
       row back with what its deletion took.
     - ``save()`` never writes the soft-delete columns of an existing row, so saving a stale
-      instance can neither resurrect a deleted row nor delete a live one.
+      instance can neither resurrect a deleted row nor delete an alive one.
     - ``deletion_batch`` is the id shared by every row one operation touched: the delete
       that removed a dead row, or the restore that brought an alive row back.
     """
@@ -72,9 +77,9 @@ class SoftDeleteModel(models.Model):
 
         rows = self._same_row(using)
         with self._write_guard(rows.db):
-            op = soft_delete_operation(rows)
-        self._note(op, deleted_at=op.when)
-        return op.result
+            run = soft_delete_operation(rows)
+        self._note(run, deleted_at=run.when)
+        return run.result
 
     @alters_data
     def hard_delete(
@@ -92,9 +97,9 @@ class SoftDeleteModel(models.Model):
 
         rows = self._same_row(using)
         with self._write_guard(rows.db):
-            op = restore_operation(rows)
-        self._note(op, deleted_at=None)
-        return op.result
+            run = restore_operation(rows)
+        self._note(run, deleted_at=None)
+        return run.result
 
     def _write_guard(self, using: str) -> AbstractContextManager[None]:
         """The version check of :class:`VersionedModel` when this model has it.
@@ -105,13 +110,13 @@ class SoftDeleteModel(models.Model):
         guard = getattr(self, "version_checked", None)
         return guard(using) if guard else nullcontext()
 
-    def _note(self, op: Operation, deleted_at: datetime | None) -> None:
+    def _note(self, run: DeletionRun, deleted_at: datetime | None) -> None:
         """Mirror on this instance what a delete or restore wrote to its row."""
-        if not op.counts.get(self._meta.label):
+        if not run.counts.get(self._meta.label):
             return
-        self.deleted_at, self.deletion_batch = deleted_at, op.batch
-        if hasattr(self, "updated_at"):
-            self.updated_at = op.when
+        self.deleted_at, self.deletion_batch = deleted_at, run.batch
+        if has_updated_at(self):  # the same rule as the write (deletion._values)
+            setattr(self, UPDATED_AT, run.when)
         if is_versioned(self):
             cast("VersionedModel", self)._count_set_write()
 
@@ -138,7 +143,7 @@ class SoftDeleteModel(models.Model):
         return super()._do_update(base_qs, using, pk_val, values, *args, **kwargs)
 
 
-ALIVE = models.Q(deleted_at__isnull=True)
+ALIVE = models.Q(**{f"{DELETED_AT}__isnull": True})
 
 
 def alive_unique(*fields: str, name: str, **kwargs: Any) -> models.UniqueConstraint:

@@ -10,10 +10,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..markers import UPDATED_AT, alters_data
+from ..markers import CREATED_AT, UPDATED_AT, alters_data
 from ..querysets import PatternManager
-
-CREATED_AT = "created_at"
 
 
 class TimestampedModel(models.Model):

@@ -14,7 +14,7 @@ Everything is compared by its normalised definition, never by a substring:
 - tenant keys: the catalog row (columns, referenced table and columns, deferral);
 - functions: the body PostgreSQL stores (the text between the dollar quotes, verbatim) and
   the attributes (SECURITY DEFINER, settings, volatility) against the current version's
-  file.
+  file, its fragments expanded (``versioned.sql_file``).
 
 The real tables are never touched; the temporary copies need the TEMPORARY privilege,
 which the owner role has (the application role does not).
@@ -40,17 +40,19 @@ from ..db.constraints import (
     TenantForeignKey,
     ThroughRowLevelSecurity,
 )
-from ..db.versioned import SCHEMA, current_schema, sql_file
+from ..db.versioned import (
+    CURRENT_FUNCTIONS,
+    SCHEMA,
+    current_function_file,
+    current_schema,
+    sql_file,
+)
 
 # The files whose functions the app's latest migrations installed: the yardstick for the
-# functions in the database. A migration that ships a new version updates this list
-# (tests/test_drift.py fails on a freshly migrated database otherwise).
-FUNCTION_FILES = (
-    "context_functions_v3.sql",
-    "audit_function_v4.sql",
-    "audit_guard_v2.sql",
-    "stage_function_v1.sql",
-)
+# functions in the database. The registry is versioned.CURRENT_FUNCTIONS, which the
+# migration that ships a new version updates. Read with their fragments expanded, as the
+# migrations ran them: the body compared is the one PostgreSQL stores.
+FUNCTION_FILES = tuple(current_function_file(kind) for kind in CURRENT_FUNCTIONS)
 AUDIT_LOG_TABLE = "prodpatterns_auditlog"
 # The audit log's own guard: (trigger, function) pairs, each BEFORE ... FOR EACH STATEMENT.
 AUDIT_LOG_TRIGGERS = (

@@ -44,6 +44,14 @@ class Role:
         return options
 
 
+# The three roles' default names (and passwords, for the embedded development server):
+# `prodpatterns setup` falls back to them for an alias whose USER is not set, and the
+# embedded server creates them.
+OWNER_ROLE = Role("prodpatterns_owner", "prodpatterns_owner", createdb=True)
+APP_ROLE = Role("prodpatterns_app", "prodpatterns_app")
+CROSS_TENANT_ROLE = Role("prodpatterns_admin", "prodpatterns_admin", bypassrls=True)
+
+
 def role_differences(conn: Any, role: Role) -> list[str] | None:
     """What differs between ``role`` and the role of that name on ``conn``'s server.
 

@@ -22,8 +22,10 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS
 from psycopg import sql as pgsql
 
-from ..devserver.embedded import ADMIN_ROLE, APP_ROLE, OWNER_ROLE
 from .roles import (
+    APP_ROLE,
+    CROSS_TENANT_ROLE,
+    OWNER_ROLE,
     Role,
     database_owner,
     ensure_database,
@@ -35,7 +37,7 @@ from .roles import (
 )
 
 OWNER, APP, CROSS_TENANT = "owner", "application", "cross-tenant"
-FALLBACK_NAMES = {OWNER: OWNER_ROLE.name, APP: APP_ROLE.name, CROSS_TENANT: ADMIN_ROLE.name}
+FALLBACK_NAMES = {OWNER: OWNER_ROLE.name, APP: APP_ROLE.name, CROSS_TENANT: CROSS_TENANT_ROLE.name}
 DOCS = "docs/setup.md"
 
 # Printed SQL gets pasted into psql: a line break inside a comment would end the comment

@@ -48,7 +48,8 @@ __all__ = ["assert_link_isolation", "assert_tenant_isolation"]
 # What may stop a write the kit tries, because only these say that isolation stopped it.
 # Anything else (a typo in SQL, an unrelated NOT NULL, a missing GRANT, a TypeError) would
 # make a check pass while proving nothing, so it fails the test instead.
-_RLS_VIOLATION = "42501"  # insufficient_privilege, and the message names row-level security
+_RLS_VIOLATION = "42501"  # insufficient_privilege, raised by the function below for RLS
+_WITH_CHECK_FUNCTION = "ExecWithCheckOptions"  # PostgreSQL's executor: policies' WITH CHECK
 _FOREIGN_KEY_VIOLATION = "23503"
 _ISOLATION_ERRORS = (
     "a row-level security violation (SQLSTATE 42501), a foreign key violation (SQLSTATE 23503)"
@@ -65,12 +66,24 @@ def _sqlstate(exc: BaseException) -> str | None:
     return None
 
 
+def _source_function(exc: BaseException) -> str | None:
+    """The server function that raised a database error (never translated, unlike the
+    message): psycopg's diagnostics, kept by Django's wrapper as the cause."""
+    for error in (exc, exc.__cause__):
+        diag = getattr(error, "diag", None)
+        if diag is not None and getattr(diag, "source_function", None):
+            return str(diag.source_function)
+    return None
+
+
 def _proves_isolation(exc: BaseException) -> bool:
     """True for the errors that stop a cross-tenant write:
 
     - row level security's ``WITH CHECK``: ``new row violates row-level security policy``
-      (SQLSTATE 42501, which alone also means a missing privilege: the message tells them
-      apart);
+      (SQLSTATE 42501, which alone also means a missing privilege). What tells them apart
+      is the server function that raised it, ``ExecWithCheckOptions``, which is the same
+      whatever language the server's messages are in; a driver without diagnostics
+      falls back to the English message;
     - a foreign key violation (SQLSTATE 23503): the (tenant, key) foreign keys refuse a
       reference to another tenant's row;
     - :class:`~django_prodpatterns.exceptions.TenantMismatch`: the ORM refuses to save a
@@ -83,7 +96,12 @@ def _proves_isolation(exc: BaseException) -> bool:
     state = _sqlstate(exc)
     if state == _FOREIGN_KEY_VIOLATION:
         return True
-    return state == _RLS_VIOLATION and "row-level security" in str(exc)
+    if state != _RLS_VIOLATION:
+        return False
+    source = _source_function(exc)
+    if source is not None:
+        return source == _WITH_CHECK_FUNCTION
+    return "row-level security" in str(exc)
 
 
 def _describe(exc: BaseException) -> str:

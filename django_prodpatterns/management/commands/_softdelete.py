@@ -1,32 +1,36 @@
-"""Argument parsing and output shared by the soft-delete commands.
+"""The base, argument parsing and output the soft-delete commands share.
 
-Every problem with the input becomes a ``CommandError`` with one line of text before
-anything is written, so the command exits non-zero and the data stays as it was.
+:class:`SoftDeleteCommand` is ``soft_delete``, ``restore_deleted`` and ``purge_deleted``'s
+base: the options they all take and the order things happen in. Every problem with the
+input becomes a ``CommandError`` with one line of text before anything is written, so the
+command exits non-zero and the data stays as it was.
 """
 
 from __future__ import annotations
 
+import getpass
 import re
 import uuid
-from contextlib import AbstractContextManager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import CommandError, CommandParser, OutputWrapper
-from django.db import connections, models
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from ...conf import app_settings
-from ...context import TenantKey, get_current_tenant_pk
+from ...context import TenantKey, audit_context, get_current_tenant_pk, tenant_context
 from ...markers import TENANT_FIELD, is_soft_deletable, is_tenant_scoped
+from ...models.tenancy import get_tenant_model
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
-
-    from ...context import audit_context
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -103,8 +107,6 @@ def require_tenant(
 
 
 def _tenant_required(labels: list[str], using: str, every_model: bool) -> str:
-    from ...models.tenancy import get_tenant_model
-
     if len(labels) == 1:
         subject = f"{labels[0]} is tenant-scoped: row-level security hides its rows"
     else:
@@ -190,8 +192,6 @@ def command_actor(username: str | None) -> AbstractBaseUser | None:
     """The user ``--actor`` names (``None`` without it), or a one-line error."""
     if username is None:
         return None
-    from django.contrib.auth import get_user_model
-
     model = get_user_model()
     user = model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
     if user is None:
@@ -206,10 +206,6 @@ def command_audit(command: str, actor: object, reason: str | None) -> audit_cont
     resolved before anything else is checked) and ``--reason``, and always the command and
     the operating-system user that ran it, so an entry written from a shell says who was
     there even when nobody named an actor."""
-    import getpass
-
-    from ...context import audit_context
-
     try:
         os_user = getpass.getuser()
     except (KeyError, OSError):  # no name for the process's uid (some containers)
@@ -223,11 +219,6 @@ def add_tenant_option(parser: CommandParser) -> None:
 
 def tenant_scope(value: str | None) -> AbstractContextManager[object]:
     """``tenant_context`` for ``--tenant`` (a no-op context without it)."""
-    from contextlib import nullcontext
-
-    from ...context import tenant_context
-    from ...models.tenancy import get_tenant_model
-
     if value is None:
         return nullcontext()
     model = get_tenant_model()
@@ -238,3 +229,38 @@ def tenant_scope(value: str | None) -> AbstractContextManager[object]:
     if tenant is None:
         raise CommandError(f"No {model._meta.label} with pk {value!r} (--tenant).")
     return tenant_context(tenant)
+
+
+class SoftDeleteCommand(BaseCommand):
+    """``soft_delete``, ``restore_deleted`` and ``purge_deleted``: which rows, then the
+    options they share (``--actor``, ``--reason``, ``--dry-run``, ``--database``,
+    ``--tenant``), in one order.
+
+    ``--actor`` is resolved before anything else is checked, so an unknown user fails
+    first; the work then runs inside ``--tenant``'s context. A command adds its own
+    arguments in :meth:`add_selection` and does its work in :meth:`run`, which receives
+    the actor (a user, or None), ``reason`` and its own options.
+    """
+
+    dry_run_help = "show, change nothing"
+    # The work, inside --tenant's context: each command defines it with its own options
+    # as keyword arguments, plus actor (a user, or None) and the shared ones.
+    run: Callable[..., None]
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        self.add_selection(parser)
+        add_actor_options(parser)
+        parser.add_argument("--dry-run", action="store_true", help=self.dry_run_help)
+        parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
+        add_tenant_option(parser)
+
+    def add_selection(self, parser: CommandParser) -> None:
+        """The command's own arguments: which rows it works on."""
+        raise NotImplementedError
+
+    def handle(
+        self, *args: Any, tenant: str | None = None, actor: str | None = None, **options: Any
+    ) -> None:
+        user = command_actor(actor)  # an unknown --actor fails before anything else
+        with tenant_scope(tenant):
+            self.run(actor=user, **options)

@@ -70,7 +70,9 @@ class Command(BaseCommand):
         check = sub.add_parser(
             "check", help="compare the database's policies, triggers and functions with the app's"
         )
-        rls = sub.add_parser("rls", help="the same check, by its earlier name (rls check)")
+        rls = sub.add_parser(
+            "rls", help="deprecated: the same check by its earlier name; use prodpatterns check"
+        )
         rls.add_argument("action", choices=["check"])
         for parser in (check, rls):
             parser.add_argument(
@@ -85,6 +87,11 @@ class Command(BaseCommand):
         elif topic == "roles":
             self.roles(**options)
         else:
+            if topic == "rls":
+                self.stderr.write(
+                    "prodpatterns rls check is deprecated: it is prodpatterns check now, "
+                    "which also compares triggers, tenant keys and functions; use that name."
+                )
             if not options.get("skip_checks"):
                 self.check()
             database = options["database"] or app_settings.OWNER_DATABASE or DEFAULT_DB_ALIAS

@@ -2,53 +2,42 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, models
+from django.apps import apps
+from django.core.management.base import CommandError, CommandParser
+from django.db import models
 from django.utils import timezone
 
 from ...deletion import purge
+from ...markers import DELETED_AT
 from ...relations import is_soft_deletable
 from ._softdelete import (
-    add_actor_options,
-    add_tenant_option,
-    command_actor,
+    SoftDeleteCommand,
     command_audit,
     duration,
     require_tenant,
     rows_of,
     soft_delete_model,
     tenant_bound,
-    tenant_scope,
 )
 
 
-class Command(BaseCommand):
-    help = "Hard-delete rows soft-deleted longer ago than --older-than, batch by batch."
+class Command(SoftDeleteCommand):
+    help = "Hard-delete rows soft-deleted longer ago than --older-than, chunk by chunk."
 
-    def add_arguments(self, parser: CommandParser) -> None:
+    dry_run_help = "count, change nothing"
+
+    def add_selection(self, parser: CommandParser) -> None:
         parser.add_argument("--older-than", required=True, help="e.g. 30d, 12h, 2w")
         parser.add_argument("--model", action="append", default=[], help="app_label.Model")
-        parser.add_argument("--batch-size", type=int, default=1000)
-        parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
-        parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
-        add_actor_options(parser)
-        add_tenant_option(parser)
+        parser.add_argument("--batch-size", type=int, default=1000, help="rows per chunk")
 
-    def handle(
-        self,
-        *args: Any,
-        tenant: str | None = None,
-        actor: str | None = None,
-        reason: str | None = None,
-        **options: Any,
-    ) -> None:
-        user = command_actor(actor)  # an unknown --actor fails before anything else
-        with tenant_scope(tenant), command_audit("purge_deleted", user, reason):
-            self._handle(*args, **options)
+    def run(self, *, actor: object, reason: str | None, **options: Any) -> None:
+        with command_audit("purge_deleted", actor, reason):
+            self.purge(**options)
 
-    def _handle(
+    def purge(
         self,
-        *args: Any,
+        *,
         older_than: str,
         model: list[str],
         batch_size: int,
@@ -62,13 +51,11 @@ class Command(BaseCommand):
         if model:
             targets = [soft_delete_model(label) for label in model]
         else:
-            from django.apps import apps
-
             targets = [m for m in apps.get_models() if is_soft_deletable(m)]
         require_tenant(targets, database, every_model=not model)
         purged = 0
         for target in targets:
-            rows = rows_of(target, database).filter(deleted_at__lt=cutoff)
+            rows = rows_of(target, database).filter(**{f"{DELETED_AT}__lt": cutoff})
             if dry_run:
                 count = rows.count()
                 if count:

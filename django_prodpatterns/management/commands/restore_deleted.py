@@ -2,16 +2,14 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.core.management.base import CommandError, CommandParser
 
-from ...deletion import restore_operation
+from ...deletion import preview_transaction, restore_operation
 from ...exceptions import RestoreConflict
+from ...markers import DELETED_AT
 from ._softdelete import (
-    add_actor_options,
-    add_tenant_option,
+    SoftDeleteCommand,
     batch_id,
-    command_actor,
     command_audit,
     existing,
     moment,
@@ -20,38 +18,26 @@ from ._softdelete import (
     rows_of,
     soft_delete_model,
     tenant_bound,
-    tenant_scope,
     write_counts,
 )
 
 
-class Command(BaseCommand):
+class Command(SoftDeleteCommand):
     help = (
         "Restore soft-deleted rows and what their deletion took with them. Restoring by "
         "--batch brings back exactly what that delete removed."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
+    def add_selection(self, parser: CommandParser) -> None:
         parser.add_argument("model", help="app_label.ModelName")
         parser.add_argument("--pk", action="append", default=[], help="repeatable")
         parser.add_argument("--batch", help="a deletion batch id (UUID)")
         parser.add_argument("--deleted-after", help="YYYY-MM-DD or an ISO 8601 datetime")
         parser.add_argument("--all", action="store_true", help="every deleted row of the model")
-        add_actor_options(parser)
-        parser.add_argument("--dry-run", action="store_true", help="show, change nothing")
-        parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
-        add_tenant_option(parser)
 
-    def handle(
-        self, *args: Any, tenant: str | None = None, actor: str | None = None, **options: Any
-    ) -> None:
-        user = command_actor(actor)  # an unknown --actor fails before anything else
-        with tenant_scope(tenant):
-            self._handle(*args, actor=user, **options)
-
-    def _handle(
+    def run(
         self,
-        *args: Any,
+        *,
         model: str,
         pk: list[str],
         batch: str | None,
@@ -67,7 +53,7 @@ class Command(BaseCommand):
         if not (pk or batch or deleted_after or all):
             raise CommandError("Say what to restore: --pk, --batch, --deleted-after or --all.")
         require_tenant([model_class], database)
-        rows = rows_of(model_class, database).filter(deleted_at__isnull=False)
+        rows = rows_of(model_class, database).filter(**{f"{DELETED_AT}__isnull": False})
         if pk:
             pks = primary_keys(model_class, pk)
             existing(model_class, pks, database)
@@ -75,18 +61,17 @@ class Command(BaseCommand):
         if batch:
             rows = rows.filter(deletion_batch=batch_id(batch))
         if deleted_after:
-            rows = rows.filter(deleted_at__gt=moment(deleted_after, "--deleted-after"))
+            after = moment(deleted_after, "--deleted-after")
+            rows = rows.filter(**{f"{DELETED_AT}__gt": after})
         selected = rows.count()
         if not selected:
             raise CommandError(f"No deleted {model_class._meta.label} rows match.")
         try:
             with (
                 command_audit("restore_deleted", actor, reason),
-                transaction.atomic(using=database),
+                preview_transaction(database, preview=dry_run),
             ):
                 op = restore_operation(rows, tenant=tenant_bound())
-                if dry_run:
-                    transaction.set_rollback(True, using=database)
         except RestoreConflict as exc:
             raise CommandError(str(exc)) from None
         total, counts = op.result

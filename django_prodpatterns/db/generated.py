@@ -1,0 +1,304 @@
+"""Which models get which generated DDL: the one place that decides.
+
+When a model class is prepared, the handlers below add the app's constraints to its
+``Meta.constraints`` (and to ``original_attrs``, which migrations read), so that
+``makemigrations`` writes them into the user's migrations like any constraint of their
+own:
+
+============================  ==============================================================
+A concrete tenant model       ``RowLevelSecurity`` (its policy) and a unique
+                              ``(tenant, pk)`` key other tenant models point at
+a reference between tenant    ``TenantForeignKey``: the reference goes over
+models                        ``(tenant, key)``; a ``to_field`` target gets its own
+                              unique ``(tenant, to_field)`` key
+a many-to-many link table     ``ThroughRowLevelSecurity`` when a tenant model is at either
+without a tenant column       end (a link shows only when both ends do)
+a concrete audited model      ``AuditTriggers`` (capture triggers with its redacted and
+                              ignored columns)
+a link between audited        ``ThroughAuditTriggers`` on Django's auto-created link table
+models
+============================  ==============================================================
+
+What each constraint's SQL is lives with it (:mod:`.constraints`, :mod:`.audit` and the
+versioned files under ``sql/``). Models that get nothing: abstract, proxy and swapped-out
+models, multi-table inheritance children (``prodpatterns.E003`` refuses them), unmanaged
+models (``prodpatterns.W003``), and the historical models migrations build, whose
+constraints come from the migration state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from django.db import models
+from django.db.backends.utils import truncate_name
+from django.db.models.fields.related import lazy_related_operation
+from django.db.models.signals import class_prepared
+
+from ..conf import app_settings
+from ..markers import (
+    AUDIT_IGNORED_FIELDS,
+    AUDITED_MARKER,
+    TENANT_FIELD,
+    TENANT_SCOPED_ATTRIBUTE,
+    is_audited,
+    is_tenant_scoped,
+)
+from .audit import AuditTriggers, ThroughAuditTriggers
+from .constraints import RowLevelSecurity, TenantForeignKey, ThroughRowLevelSecurity
+
+__all__ = [
+    "constraint_name",
+    "gets_generated_ddl",
+    "has_database_constraint",
+    "is_tenant_model",
+]
+
+
+def constraint_name(model: type[models.Model], suffix: str) -> str:
+    """The name of one of the app's constraints on ``model``: app, model and what it is."""
+    return truncate_name(f"{model._meta.app_label}_{model._meta.model_name}_{suffix}", 63)
+
+
+def gets_generated_ddl(model: type[models.Model], marker: str) -> bool:
+    """True for a concrete, unswapped, managed model class that sets ``marker`` and is not a
+    historical model built by migrations (module ``__fake__``, whose constraints come from
+    the migration state).
+
+    Multi-table inheritance and ``managed = False`` get nothing: the first is refused by
+    ``prodpatterns.E003`` (the pattern's columns would live in two tables), and for the
+    second migrations run no DDL at all, which ``prodpatterns.W003`` says.
+    """
+    opts = model._meta
+    return (
+        bool(getattr(model, marker, False))
+        and not (opts.abstract or opts.proxy or opts.swapped or opts.parents)
+        and opts.managed
+        and model.__module__ != "__fake__"
+    )
+
+
+def is_tenant_model(model: object) -> bool:
+    """True for a model class (not abstract) built on ``TenantModel``."""
+    return (
+        isinstance(model, type)
+        and issubclass(model, models.Model)
+        and is_tenant_scoped(model)
+        and not model._meta.abstract
+    )
+
+
+def has_database_constraint(field: models.Field) -> bool:
+    """True for a ``ForeignKey`` (or ``OneToOneField``) that keeps its database constraint.
+
+    A ``ForeignObject`` that is not a ``ForeignKey`` never has one (Django creates no
+    constraint for it), and ``db_constraint=False`` is the user's choice of none.
+    """
+    # django-stubs lacks ForeignKey.db_constraint
+    return isinstance(field, models.ForeignKey) and bool(field.db_constraint)  # type: ignore[attr-defined]
+
+
+def _add(model: type[models.Model], constraint: models.BaseConstraint) -> None:
+    if any(c.name == constraint.name for c in model._meta.constraints):
+        return
+    constraints = [*model._meta.constraints, constraint]
+    model._meta.constraints = constraints
+    model._meta.original_attrs["constraints"] = constraints  # what migrations read
+
+
+def _when_links_resolve(
+    model: type[models.Model],
+    handler: Callable[..., None],
+) -> None:
+    """Call ``handler(model, target, through, field=...)`` for each many-to-many field
+    declared on ``model``, once its target and link table are resolved (either may be
+    named by a string and defined later)."""
+    for field in model._meta.local_many_to_many:
+        rel = field.remote_field
+        assert rel.through is not None  # set (auto-created if need be) before class_prepared
+        lazy_related_operation(partial(handler, field=field), model, rel.model, rel.through)
+
+
+# --- tenant models ----------------------------------------------------------------------
+
+
+def add_tenant_constraints(sender: type[models.Model], **kwargs: object) -> None:
+    """class_prepared: a concrete tenant model gets its policy and its (tenant, pk) key; each
+    of its references to another tenant model goes over (tenant, key) once resolved."""
+    opts = sender._meta
+    if not gets_generated_ddl(sender, TENANT_SCOPED_ATTRIBUTE):
+        return
+    _add(
+        sender,
+        RowLevelSecurity.current(name=constraint_name(sender, "tenant_rls"), field=TENANT_FIELD),
+    )
+    _add(
+        sender,
+        models.UniqueConstraint(
+            fields=[TENANT_FIELD, opts.pk.name], name=constraint_name(sender, "tenant_key")
+        ),
+    )
+    for field in opts.local_fields:
+        if (
+            field.is_relation
+            and field.name != TENANT_FIELD
+            and (field.many_to_one or field.one_to_one)
+        ):
+            remote = field.remote_field
+            assert remote is not None  # a relation has one
+            if getattr(remote, "parent_link", False):
+                continue
+            lazy_related_operation(partial(_tenant_key, field=field), sender, remote.model)
+
+
+def _tenant_key(model: type[models.Model], target: type[models.Model], field: models.Field) -> None:
+    """A reference between tenant models goes over (tenant, key) in the database.
+
+    Only a reference with a database constraint gets one (``prodpatterns.W023`` says what
+    ``db_constraint=False`` costs). A ``to_field`` reference needs a unique
+    (tenant, to_field) key on the target to point at, which is added there.
+    """
+    if not gets_generated_ddl(target, TENANT_SCOPED_ATTRIBUTE) or not (
+        has_database_constraint(field)
+    ):
+        return  # no (tenant, key) to point at on an unmanaged or multi-table target
+    target_field = field.target_field  # type: ignore[attr-defined]  # a ForeignKey has it
+    if not target_field.primary_key:
+        _add(
+            target,
+            models.UniqueConstraint(
+                fields=[TENANT_FIELD, target_field.name],
+                name=constraint_name(target, f"tenant_{target_field.name}_key"),
+            ),
+        )
+    _add(
+        model,
+        TenantForeignKey.current(
+            name=constraint_name(model, f"{field.name}_tenant_fk"),
+            field=field.name,
+            tenant_field=TENANT_FIELD,
+        ),
+    )
+
+
+def add_link_policies(sender: type[models.Model], **kwargs: object) -> None:
+    """class_prepared: many-to-many link tables that touch a tenant model get a policy,
+    whether the model declaring the field is a tenant model or a plain one."""
+    opts = sender._meta
+    if opts.abstract or opts.proxy or opts.swapped or not opts.managed:
+        return
+    if sender.__module__ == "__fake__":
+        return
+    _when_links_resolve(sender, _tenant_link)
+
+
+def _tenant_link(
+    model: type[models.Model],
+    target: type[models.Model],
+    through: type[models.Model],
+    field: models.ManyToManyField,
+) -> None:
+    """Row level security for a link table with a tenant model at either end and no tenant
+    column of its own.
+
+    Runs once both the target and the ``through`` model are resolved (either may be named
+    by a string and defined later). A through model that is itself a tenant model has its
+    own policy; any other one (Django's auto-created table, or a plain model of the user's)
+    gets a policy that admits a link only when both ends are visible, so a link to another
+    tenant's row (or its id) never shows, whichever end is the tenant model.
+    """
+    if (
+        (is_tenant_model(model) or is_tenant_model(target))
+        and not is_tenant_scoped(through)
+        and through._meta.managed
+    ):
+        _add(
+            model,
+            ThroughRowLevelSecurity.current(
+                name=constraint_name(model, f"{field.name}_rls"), field=field.name
+            ),
+        )
+
+
+# --- audited models ---------------------------------------------------------------------
+
+
+def add_audit_triggers(sender: type[models.Model], **kwargs: object) -> None:
+    """class_prepared: a concrete audited model gets its capture triggers, with the
+    columns whose values are never stored and those whose change alone is no change."""
+    opts = sender._meta
+    if not gets_generated_ddl(sender, AUDITED_MARKER):
+        return
+    names = set(getattr(sender, "audit_redact", ()))
+    names |= set(app_settings.while_models_load("AUDIT_REDACT_FIELDS"))
+    fields = {f.name: f for f in opts.concrete_fields}
+    names |= _derived_from(names, fields)
+    columns = {name: str(f.column) for name, f in fields.items()}  # concrete: each has one
+    _add(
+        sender,
+        AuditTriggers.current(
+            name=constraint_name(sender, "audit"),
+            label=opts.label,
+            pk=opts.pk.column,
+            tenant=columns[TENANT_FIELD] if is_tenant_scoped(sender) else "",
+            redact=sorted(columns[n] for n in names if n in fields),
+            ignore=sorted(columns[n] for n in AUDIT_IGNORED_FIELDS if n in fields),
+        ),
+    )
+
+
+def _derived_from(redacted: set[str], fields: dict[str, models.Field]) -> set[str]:
+    """Generated fields whose expression reads a redacted field: stored in clear, they
+    would give the value away (PostgreSQL lets a generated column read plain columns only)."""
+    return {
+        name
+        for name, field in fields.items()
+        if isinstance(field, models.GeneratedField)
+        and redacted
+        & {
+            # django-stubs has neither GeneratedField.expression nor F.name
+            node.name.split("__")[0]  # type: ignore[attr-defined]
+            for node in field.expression.flatten()  # type: ignore[attr-defined]
+            if isinstance(node, models.F)
+        }
+    }
+
+
+def add_link_audit(sender: type[models.Model], **kwargs: object) -> None:
+    """class_prepared: links between audited models are audited too (add and remove).
+
+    Once the target and the link table are resolved (either may be named by a string and
+    defined later); a link table that is a model of its own is audited as that model.
+    """
+    if not gets_generated_ddl(sender, AUDITED_MARKER):
+        return
+    _when_links_resolve(sender, _audit_link)
+
+
+def _audit_link(
+    model: type[models.Model],
+    target: type[models.Model],
+    through: type[models.Model],
+    field: models.ManyToManyField,
+) -> None:
+    if not (through._meta.auto_created and is_audited(target)):
+        return
+    _add(
+        model,
+        ThroughAuditTriggers.current(
+            name=constraint_name(model, f"{field.name}_audit"),
+            field=field.name,
+            label=through._meta.label,
+            pk=through._meta.pk.column,
+            tenant="",
+            redact=[],
+            ignore=[],
+        ),
+    )
+
+
+class_prepared.connect(add_tenant_constraints, dispatch_uid="prodpatterns.tenant_constraints")
+class_prepared.connect(add_link_policies, dispatch_uid="prodpatterns.link_policies")
+class_prepared.connect(add_audit_triggers, dispatch_uid="prodpatterns.audit_triggers")
+class_prepared.connect(add_link_audit, dispatch_uid="prodpatterns.link_audit")
