@@ -18,6 +18,7 @@ from django.db import connections
 from django_prodpatterns.db.audit import AUDIT_FUNCTION
 from django_prodpatterns.db.versioned import in_schema, sql_file
 from django_prodpatterns.ops.drift import FUNCTION_FILES, defined_functions, expected_functions
+from tests.helpers import APP
 
 ARGS = "'testapp.Ticket', 'id', 'tenant_id', '[]', '[]'"
 UPDATE_TRIGGER = (
@@ -233,3 +234,142 @@ def test_the_yardstick_reads_every_function_of_its_files():
     (audit,) = defined_functions(sql_file("audit_function_v4.sql"), "a", '"public"')
     assert audit.definer and audit.volatility == "v"
     assert sorted(audit.settings) == ["enable_nestloop=off", "search_path=pg_catalog, pg_temp"]
+
+
+# --- the shapes users write: quoted, mixed-case and reserved names, natural and one-to-one
+# keys (tests/zoo) -------------------------------------------------------------------------
+
+
+def _policy(table: str, name: str) -> tuple[str, str]:
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)"
+            " FROM pg_policy WHERE polname = %s AND polrelid = %s::regclass",
+            [name, f'"{table}"'],
+        )
+        return cursor.fetchone()
+
+
+def _trigger(table: str, name: str) -> str:
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_triggerdef(oid) FROM pg_trigger"
+            " WHERE tgname = %s AND tgrelid = %s::regclass",
+            [name, f'"{table}"'],
+        )
+        return cursor.fetchone()[0]
+
+
+def _constraint(table: str, name: str) -> str:
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conname = %s AND conrelid = %s::regclass",
+            [name, f'"{table}"'],
+        )
+        return cursor.fetchone()[0]
+
+
+def policy_opened(table, name):
+    using, check = _policy(table, name)
+    return (
+        f'ALTER POLICY {name} ON "{table}" USING (true)',
+        f'ALTER POLICY {name} ON "{table}" USING ({using}) WITH CHECK ({check})',
+    )
+
+
+def trigger_dropped(table, name):
+    return f'DROP TRIGGER {name} ON "{table}"', _trigger(table, name)
+
+
+def trigger_disabled(table, name):
+    return (
+        f'ALTER TABLE "{table}" DISABLE TRIGGER {name}',
+        f'ALTER TABLE "{table}" ENABLE TRIGGER {name}',
+    )
+
+
+def key_dropped(table, name):
+    return (
+        f'ALTER TABLE "{table}" DROP CONSTRAINT {name}',
+        f'ALTER TABLE "{table}" ADD CONSTRAINT {name} {_constraint(table, name)}',
+    )
+
+
+def not_forced(table, name):
+    return (
+        f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY',
+        f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "table", "name", "reported"),
+    [
+        pytest.param(
+            policy_opened,
+            "ZooMixedCase",
+            "menagerie_mixedcase_tenant_rls",
+            "menagerie.MixedCase (ZooMixedCase): policy menagerie_mixedcase_tenant_rls USING"
+            " (true)",
+            id="mixed-case table: policy opened",
+        ),
+        pytest.param(
+            not_forced,
+            "ZooMixedCase",
+            None,
+            "menagerie.MixedCase (ZooMixedCase): row level security is not forced",
+            id="mixed-case table: not forced",
+        ),
+        pytest.param(
+            trigger_disabled,
+            "select",
+            "menagerie_select_audit_upd",
+            "menagerie.Select (select): audit trigger menagerie_select_audit_upd is disabled",
+            id="reserved-word table: trigger disabled",
+        ),
+        pytest.param(
+            trigger_dropped,
+            "menagerie_sku",
+            "menagerie_sku_audit_del",
+            "menagerie.Sku (menagerie_sku): audit trigger menagerie_sku_audit_del missing",
+            id="natural key: trigger dropped",
+        ),
+        pytest.param(
+            key_dropped,
+            "menagerie_shelflabel",
+            "menagerie_shelflabel_shelf_tenant_fk",
+            "menagerie.ShelfLabel.shelf (menagerie_shelflabel): tenant key"
+            " menagerie_shelflabel_shelf_tenant_fk missing",
+            id="one-to-one primary key: tenant key dropped",
+        ),
+    ],
+)
+def test_the_check_reports_a_change_on_the_shapes_users_write(fails, make, table, name, reported):
+    """Quoted and mixed-case names, a reserved word as table name, a natural key and a
+    one-to-one primary key: each change is found and named, and undoing it (from the
+    definition PostgreSQL had) makes the check clean again."""
+    assert "matches the models" in check()
+    change, undo = make(table, name)
+    with connections["default"].cursor() as cursor:
+        cursor.execute(change)
+    try:
+        status, err = fails("prodpatterns", "check")
+    finally:
+        with connections["default"].cursor() as cursor:
+            cursor.execute(undo)
+    assert status == 1
+    assert reported in err, err
+    assert "matches the models" in check()
+
+
+@pytest.mark.django_db(databases=["default", APP])
+def test_the_check_through_the_application_role_fails_with_one_line(fails):
+    """The application role may not make the temporary copies the comparison needs (nor
+    should it read the catalog for an attacker): the check says so in one line and what to
+    run instead, without a traceback."""
+    status, err = fails("prodpatterns", "check", "--database", APP)
+    assert status == 1
+    (line,) = err.splitlines()
+    assert line.startswith("CommandError: "), err
+    assert "--database" in line and "owner" in line, line

@@ -40,6 +40,7 @@ from ..db.constraints import (
     TenantForeignKey,
     ThroughRowLevelSecurity,
 )
+from ..db.names import RAW_TENANT_SETTING
 from ..db.versioned import (
     CURRENT_FUNCTIONS,
     SCHEMA,
@@ -157,27 +158,48 @@ def _rows(
     return {(row[0], row[1]): tuple(row[2:]) for row in cursor.fetchall()}
 
 
-def _temporary_copies(
-    connection: BaseDatabaseWrapper,
-    items: list[Generated],
-    build: Callable[[CursorWrapper, BaseDatabaseSchemaEditor, Generated, str], None],
-) -> tuple[dict[tuple[str, str], tuple[Any, ...]], dict[tuple[str, str], tuple[Any, ...]]]:
-    """(policies, triggers) of temporary copies of the items' tables, made by ``build``
-    (cursor, editor, item, the copy's quoted name) and rolled back."""
+@dataclass(frozen=True)
+class Tables:
+    """One look at the tables whose policies and triggers the app generates: what the
+    database has, and what the generated DDL makes of temporary copies of the same tables,
+    read in one pass (one transaction, one copy of each table, rolled back)."""
+
+    flags: dict[str, tuple[bool, bool]]  # table: (row level security enabled, forced)
+    installed_policies: dict[tuple[str, str], tuple[Any, ...]]
+    installed_triggers: dict[tuple[str, str], tuple[Any, ...]]
+    policies: dict[tuple[str, str], tuple[Any, ...]]  # as generated, on the copies
+    triggers: dict[tuple[str, str], tuple[Any, ...]]
+
+
+Build = Callable[[CursorWrapper, BaseDatabaseSchemaEditor, Generated, str], None]
+
+
+def read_tables(connection: BaseDatabaseWrapper, items: list[tuple[Generated, Build]]) -> Tables:
+    """:class:`Tables` for ``items``: each (what is generated, how to create it on a copy,
+    from the cursor, a schema editor, the item and the copy's quoted name). Items whose
+    table is missing are left out of the copies (the checks report the table)."""
     quote = connection.ops.quote_name
-    tables = sorted({item.table for item in items})
+    tables = sorted({item.table for item, _ in items})
+    with connection.cursor() as cursor:
+        flags = _visible_tables(cursor, tables)
+        installed_policies = _rows(cursor, POLICIES_SQL, REAL, tables)
+        installed_triggers = _rows(cursor, TRIGGERS_SQL, REAL, tables)
+    present = [(item, build) for item, build in items if item.table in flags]
+    copied = sorted({item.table for item, _ in present})
+    if not copied:
+        return Tables(flags, installed_policies, installed_triggers, {}, {})
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        for table in tables:
+        for table in copied:
             cursor.execute(
                 f"CREATE TEMPORARY TABLE {quote(table)} (LIKE {quote(table)}) ON COMMIT DROP"
             )
         with connection.schema_editor(collect_sql=True, atomic=False) as editor:
-            for item in items:
+            for item, build in present:
                 build(cursor, editor, item, f"pg_temp.{quote(item.table)}")
-        policies = _rows(cursor, POLICIES_SQL, TEMP, tables)
-        triggers = _rows(cursor, TRIGGERS_SQL, TEMP, tables)
+        policies = _rows(cursor, POLICIES_SQL, TEMP, copied)
+        triggers = _rows(cursor, TRIGGERS_SQL, TEMP, copied)
         transaction.set_rollback(True, using=connection.alias)
-    return policies, triggers
+    return Tables(flags, installed_policies, installed_triggers, policies, triggers)
 
 
 def _create_from_template(
@@ -193,67 +215,56 @@ def _create_from_template(
 POLICY_FIELDS = ("USING", "WITH CHECK", "command", "permissive", "for every role")
 
 
-def policy_differences(connection: BaseDatabaseWrapper) -> list[str]:
+def policy_differences(expected: list[Generated], tables: Tables) -> list[str]:
     """Row level security on every table the models protect, policy by policy."""
-    expected = expected_policies()
-    tables = sorted({e.table for e in expected})
-    with connection.cursor() as cursor:
-        flags = _visible_tables(cursor, tables)
-        installed = _rows(cursor, POLICIES_SQL, REAL, tables)
-    present = [e for e in expected if e.table in flags]
-    generated = _temporary_copies(connection, present, _create_from_template)[0] if present else {}
     found = []
     for item in expected:
-        if item.table not in flags:
+        if item.table not in tables.flags:
             found.append(f"{item.where}: table missing")
             continue
-        enabled, forced = flags[item.table]
+        enabled, forced = tables.flags[item.table]
         if not enabled:
             found.append(f"{item.where}: row level security is disabled")
         if not forced:
             found.append(f"{item.where}: row level security is not forced")
         key = (item.table, item.constraint.name)
-        if key not in installed:
+        if key not in tables.installed_policies:
             found.append(f"{item.where}: policy {item.constraint.name} missing")
             continue
-        for field, have, want in zip(POLICY_FIELDS, installed[key], generated[key], strict=True):
-            if have != want:
+        have, want = tables.installed_policies[key], tables.policies[key]
+        for field, value, wanted in zip(POLICY_FIELDS, have, want, strict=True):
+            if value != wanted:
                 found.append(
-                    f"{item.where}: policy {item.constraint.name} {field} ({one_line(have)}),"
-                    f" expected ({one_line(want)})"
+                    f"{item.where}: policy {item.constraint.name} {field} ({one_line(value)}),"
+                    f" expected ({one_line(wanted)})"
                 )
     known = {(e.table, e.constraint.name) for e in expected}
-    for table, policy in sorted(set(installed) - known):
-        found.append(f"{table}: unexpected policy {policy}")
+    protected = {e.table for e in expected}
+    for table, policy in sorted(set(tables.installed_policies) - known):
+        if table in protected:
+            found.append(f"{table}: unexpected policy {policy}")
     return found
 
 
 TRIGGER_FIELDS = ("type", "function", "arguments", "old table", "new table", "no WHEN")
 
 
-def trigger_differences(connection: BaseDatabaseWrapper) -> list[str]:
+def trigger_differences(expected: list[Generated], tables: Tables) -> list[str]:
     """Every audited table (and link table) has its three capture triggers, as generated."""
-    expected = _generated((AuditTriggers,))
-    tables = sorted({e.table for e in expected})
-    with connection.cursor() as cursor:
-        flags = _visible_tables(cursor, tables)
-        installed = _rows(cursor, TRIGGERS_SQL, REAL, tables)
-    present = [e for e in expected if e.table in flags]
-    generated = _temporary_copies(connection, present, _create_from_template)[1] if present else {}
     found = []
     for item in expected:
-        if item.table not in flags:
+        if item.table not in tables.flags:
             found.append(f"{item.where}: table missing")
             continue
         for suffix in TRIGGER_SUFFIXES:
             name = item.constraint.name + suffix
-            have = installed.get((item.table, name))
+            have = tables.installed_triggers.get((item.table, name))
             if have is None:
                 found.append(f"{item.where}: audit trigger {name} missing")
                 continue
             if have[-1] == "D":
                 found.append(f"{item.where}: audit trigger {name} is disabled")
-            want = generated[(item.table, name)]
+            want = tables.triggers[(item.table, name)]
             for field, value, wanted in zip(TRIGGER_FIELDS, have[:-1], want[:-1], strict=True):
                 if field == "type":
                     value, wanted = describe_trigger_type(value), describe_trigger_type(wanted)
@@ -432,11 +443,11 @@ def function_differences(connection: BaseDatabaseWrapper) -> list[str]:
             "SELECT polrelid::regclass::text, polname FROM pg_catalog.pg_policy"
             " WHERE pg_catalog.pg_get_expr(polqual, polrelid) LIKE %s"
             " OR pg_catalog.pg_get_expr(polwithcheck, polrelid) LIKE %s",
-            ["%prodpatterns.tenant_id%"] * 2,
+            [f"%{RAW_TENANT_SETTING}%"] * 2,
         )
         for table, policy in cursor.fetchall():
             found.append(
-                f"{table}: policy {policy} reads the raw setting prodpatterns.tenant_id, which "
+                f"{table}: policy {policy} reads the raw setting {RAW_TENANT_SETTING}, which "
                 f"any statement can set; use {TENANT_FUNCTION}()"
             )
     return found
@@ -445,19 +456,12 @@ def function_differences(connection: BaseDatabaseWrapper) -> list[str]:
 # --- the audit log's own guard --------------------------------------------------------------
 
 
-def audit_log_differences(connection: BaseDatabaseWrapper) -> list[str]:
-    """The log keeps its row level security, its policy and its append-only triggers."""
-    quote = connection.ops.quote_name
-    table = AUDIT_LOG_TABLE
-    with connection.cursor() as cursor:
-        flags = _visible_tables(cursor, [table])
-        if table not in flags:
-            return [f"{table}: table missing (run migrate)"]
-        installed_policies = _rows(cursor, POLICIES_SQL, REAL, [table])
-        installed_triggers = _rows(cursor, TRIGGERS_SQL, REAL, [table])
-        cursor.execute("SELECT pg_catalog.current_schema()")
-        (schema,) = cursor.fetchone()
-    condition = AUDIT_LOG_CONDITION.format(schema=quote(schema))
+AUDIT_LOG = Generated("prodpatterns.AuditLog", AUDIT_LOG_TABLE, None, None)
+
+
+def _audit_log_guard(schema: str) -> Build:
+    """How the log's own policy and append-only triggers are created on its copy."""
+    condition = AUDIT_LOG_CONDITION.format(schema=schema)
 
     def build(
         cursor: CursorWrapper, editor: BaseDatabaseSchemaEditor, item: Generated, copy: str
@@ -473,12 +477,23 @@ def audit_log_differences(connection: BaseDatabaseWrapper) -> list[str]:
                 f" FOR EACH STATEMENT EXECUTE FUNCTION {function}"
             )
 
-    item = Generated("prodpatterns.AuditLog", table, None, None)
-    policies, triggers = _temporary_copies(connection, [item], build)
+    return build
+
+
+def audit_log_differences(tables: Tables) -> list[str]:
+    """The log keeps its row level security, its policy and its append-only triggers."""
+    table = AUDIT_LOG_TABLE
+    if table not in tables.flags:
+        return [f"{table}: table missing (run migrate)"]
+
+    def of_log(rows: dict[tuple[str, str], tuple[Any, ...]]) -> dict[tuple[str, str], Any]:
+        return {key: row for key, row in rows.items() if key[0] == table}
+
+    installed_policies, policies = of_log(tables.installed_policies), of_log(tables.policies)
+    installed_triggers, triggers = of_log(tables.installed_triggers), of_log(tables.triggers)
     found = []
-    if not flags[table][0]:
+    if not tables.flags[table][0]:
         found.append(f"{table}: row level security is disabled")
-    unexpected = set(installed_policies) - set(policies)
     for key, want in sorted(policies.items()):
         have = installed_policies.get(key)
         if have is None:
@@ -487,7 +502,7 @@ def audit_log_differences(connection: BaseDatabaseWrapper) -> list[str]:
             found.append(
                 f"{table}: policy {key[1]} is ({one_line(have[0])}), expected ({one_line(want[0])})"
             )
-    for key in sorted(unexpected):
+    for key in sorted(set(installed_policies) - set(policies)):
         found.append(f"{table}: unexpected policy {key[1]}")
     for key, want in sorted(triggers.items()):
         have = installed_triggers.get(key)
@@ -500,14 +515,46 @@ def audit_log_differences(connection: BaseDatabaseWrapper) -> list[str]:
     return found
 
 
+def refusal(connection: BaseDatabaseWrapper, alias: str) -> str | None:
+    """Why the check cannot run through ``connection`` (None: it can). The comparison
+    builds the expected DDL on temporary copies of the tables, which takes the TEMPORARY
+    privilege: the owner role has it, the application role must not."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_user,"
+            " pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY')"
+        )
+        role, may = cursor.fetchone()
+    if may:
+        return None
+    return (
+        f"prodpatterns check builds the expected DDL on temporary tables, which role {role!r} "
+        f"of database {alias!r} may not create: run it through the owner alias "
+        "(--database <alias>; OWNER_DATABASE by default)."
+    )
+
+
 def differences(connection: BaseDatabaseWrapper) -> list[str]:
     """Every way the database differs from the models and the current versions."""
+    policies = expected_policies()
+    audited = _generated((AuditTriggers,))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_catalog.current_schema()")
+        (schema,) = cursor.fetchone()
+    guard = _audit_log_guard(connection.ops.quote_name(schema))
+    tables = read_tables(
+        connection,
+        [
+            *((item, _create_from_template) for item in [*policies, *audited]),
+            (AUDIT_LOG, guard),
+        ],
+    )
     return [
-        *policy_differences(connection),
-        *trigger_differences(connection),
+        *policy_differences(policies, tables),
+        *trigger_differences(audited, tables),
         *tenant_key_differences(connection),
         *function_differences(connection),
-        *audit_log_differences(connection),
+        *audit_log_differences(tables),
     ]
 
 

@@ -17,8 +17,14 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg import Connection as _PsycopgConnection
 from psycopg import errors
 from psycopg import sql as pgsql
+
+# A psycopg connection (tuple rows): these functions run outside Django's connections.
+Connection = _PsycopgConnection[Any]
+# A statement psycopg runs as it is (quoted names and literals composed in).
+Statement = pgsql.SQL | pgsql.Composed
 
 ROLE_LOCK = "prodpatterns.roles"  # advisory lock key: one role change at a time
 AUDIT_LOG = "prodpatterns_auditlog"  # the audit log's table
@@ -52,7 +58,7 @@ APP_ROLE = Role("prodpatterns_app", "prodpatterns_app")
 CROSS_TENANT_ROLE = Role("prodpatterns_admin", "prodpatterns_admin", bypassrls=True)
 
 
-def role_differences(conn: Any, role: Role) -> list[str] | None:
+def role_differences(conn: Connection, role: Role) -> list[str] | None:
     """What differs between ``role`` and the role of that name on ``conn``'s server.
 
     ``None`` when no such role exists, ``[]`` when it matches: what :func:`ensure_role`
@@ -112,7 +118,7 @@ def password_matches(stored: str | None, name: str, password: str) -> bool:
     return hmac.compare_digest(stored_key, expected)
 
 
-def ensure_role(conn: Any, role: Role) -> None:
+def ensure_role(conn: Connection, role: Role) -> None:
     """Create ``role`` (or bring it in line): LOGIN, NOSUPERUSER, NOCREATEROLE.
 
     BYPASSRLS only for a role that says so (the cross-tenant role; granting it needs a
@@ -132,7 +138,7 @@ def ensure_role(conn: Any, role: Role) -> None:
 
 def grant_statements(
     app_role: str, schema: str = "public", owner: str | None = None
-) -> list[pgsql.Composable]:
+) -> list[Statement]:
     """Data privileges (never DDL) for ``app_role`` on ``schema``'s tables and sequences.
 
     Covers what exists and, through default privileges, what ``owner`` (the current role
@@ -160,7 +166,7 @@ def grant_statements(
     return [*composed, _revoke_log_writes(app_role, schema)]
 
 
-def _revoke_log_writes(app_role: str, schema: str) -> pgsql.Composable:
+def _revoke_log_writes(app_role: str, schema: str) -> Statement:
     """Take back what the blanket grant gave on the audit log, when the log exists."""
     log = pgsql.SQL("{}.{}").format(pgsql.Identifier(schema), pgsql.Identifier(AUDIT_LOG))
     revoke = pgsql.SQL("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {} FROM {}").format(
@@ -174,7 +180,7 @@ def _revoke_log_writes(app_role: str, schema: str) -> pgsql.Composable:
     return pgsql.SQL("DO {}").format(pgsql.Literal(body.as_string(None)))
 
 
-def privileges_snapshot(conn: Any, schema: str = "public") -> tuple[Any, ...]:
+def privileges_snapshot(conn: Connection, schema: str = "public") -> tuple[Any, ...]:
     """Everything :func:`grant_statements` can change in ``schema``, as comparable values.
 
     The schema's ACL, the ACL of each of its tables and sequences, and the default
@@ -182,7 +188,7 @@ def privileges_snapshot(conn: Any, schema: str = "public") -> tuple[Any, ...]:
     whether they changed anything (so the caller can roll back and report "nothing to
     change") without a second, hand-written model of what the grants should produce.
     """
-    return conn.execute(
+    row = conn.execute(
         "SELECT"
         " (SELECT nspacl::text FROM pg_catalog.pg_namespace WHERE nspname = %(schema)s),"
         " (SELECT array_agg(c.oid::text || ':' || coalesce(c.relacl::text, '') ORDER BY c.oid)"
@@ -192,17 +198,19 @@ def privileges_snapshot(conn: Any, schema: str = "public") -> tuple[Any, ...]:
         "  FROM pg_catalog.pg_default_acl d)",
         {"schema": schema},
     ).fetchone()
+    assert row is not None  # one row: a SELECT without FROM
+    return tuple(row)
 
 
 def grant_app_privileges(
-    conn: Any, app_role: str, schema: str = "public", owner: str | None = None
+    conn: Connection, app_role: str, schema: str = "public", owner: str | None = None
 ) -> None:
     """Run :func:`grant_statements` on a psycopg connection."""
     for statement in grant_statements(app_role, schema, owner):
         conn.execute(statement)
 
 
-def database_owner(conn: Any, name: str) -> str | None:
+def database_owner(conn: Connection, name: str) -> str | None:
     """The owner of database ``name``, or ``None`` when there is no such database."""
     row = conn.execute(
         "SELECT pg_catalog.pg_get_userbyid(datdba) FROM pg_catalog.pg_database WHERE datname = %s",
@@ -211,7 +219,7 @@ def database_owner(conn: Any, name: str) -> str | None:
     return row[0] if row else None
 
 
-def ensure_database(conn: Any, name: str, owner: str) -> None:
+def ensure_database(conn: Connection, name: str, owner: str) -> None:
     """Create database ``name`` owned by ``owner`` unless it exists (needs autocommit)."""
     if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
         return

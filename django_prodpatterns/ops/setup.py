@@ -26,7 +26,9 @@ from .roles import (
     APP_ROLE,
     CROSS_TENANT_ROLE,
     OWNER_ROLE,
+    Connection,
     Role,
+    Statement,
     database_owner,
     ensure_database,
     ensure_role,
@@ -183,17 +185,17 @@ def plan_from_settings(
     )
 
 
-def create_role_statement(role: Role) -> pgsql.Composable:
+def create_role_statement(role: Role) -> Statement:
     return pgsql.SQL("CREATE ROLE {} {}").format(pgsql.Identifier(role.name), role.options_sql())
 
 
-def _owner_statement(plan: Plan) -> pgsql.Composable:
+def _owner_statement(plan: Plan) -> Statement:
     return pgsql.SQL("ALTER DATABASE {} OWNER TO {}").format(
         pgsql.Identifier(plan.database), pgsql.Identifier(plan.owner.name)
     )
 
 
-def _grants(plan: Plan, role: Role) -> list[pgsql.Composable]:
+def _grants(plan: Plan, role: Role) -> list[Statement]:
     return grant_statements(role.name, plan.schema, owner=plan.owner.name)
 
 
@@ -222,7 +224,7 @@ def script(plan: Plan) -> list[str]:
 
 
 @contextmanager
-def _connect(url: str, **overrides: Any) -> Iterator[Any]:
+def _connect(url: str, **overrides: Any) -> Iterator[Connection]:
     """A superuser connection from ``url``; a refused one is a :class:`SetupError`."""
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
@@ -251,10 +253,12 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _require_superuser(conn: Any) -> None:
-    user, superuser = conn.execute(
+def _require_superuser(conn: Connection) -> None:
+    row = conn.execute(
         "SELECT current_user, rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user"
     ).fetchone()
+    assert row is not None  # current_user is a role
+    user, superuser = row
     if not superuser:
         raise SetupError(
             f"The role {user!r} of --superuser-url is not a superuser: setup creates roles "
@@ -263,7 +267,7 @@ def _require_superuser(conn: Any) -> None:
         )
 
 
-def _schema_changes(conn: Any, plan: Plan) -> list[pgsql.Composable]:
+def _schema_changes(conn: Connection, plan: Plan) -> list[Statement]:
     """What makes the owner, and only the owner, able to create in the schema.
 
     PostgreSQL 15+ gives a new database's ``public`` schema to ``pg_database_owner``, so
@@ -281,7 +285,7 @@ def _schema_changes(conn: Any, plan: Plan) -> list[pgsql.Composable]:
     ).fetchone()
     if row is None:
         return [pgsql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(schema, owner)]
-    changes: list[pgsql.Composable] = []
+    changes: list[Statement] = []
     if row[0] not in (plan.owner.name, "pg_database_owner"):
         changes.append(pgsql.SQL("ALTER SCHEMA {} OWNER TO {}").format(schema, owner))
     if row[1]:

@@ -208,6 +208,9 @@ class Command(BaseCommand):
         )
 
     def drift_check(self, connection: BaseDatabaseWrapper, database: str) -> None:
+        reason = drift.refusal(connection, database)
+        if reason is not None:
+            raise CommandError(reason)
         found = drift.differences(connection)
         if found:
             for line in found:
