@@ -172,6 +172,8 @@ def audit_backfill(
 
 
 def _log_table(connection: BaseDatabaseWrapper) -> str:
+    # At call time: this module may be imported before the app registry is ready (a
+    # settings-time import), when the log's model class cannot be built yet.
     from .models.audit import AuditLog
 
     return connection.ops.quote_name(AuditLog._meta.db_table)
@@ -198,7 +200,7 @@ def _check(connection: BaseDatabaseWrapper, alias: str) -> None:
 
 def _write_entry(connection: BaseDatabaseWrapper, record: Backfill, info: AuditInfo | None) -> None:
     """The block's one entry, with the context that was in force inside it."""
-    from .models.audit import AuditLog
+    from .models.audit import AuditLog  # at call time, as in _log_table
 
     details = json.loads(info.as_json) if info is not None else {}
     actor_id = info.actor_id if info is not None else ""

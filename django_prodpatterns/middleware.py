@@ -52,6 +52,7 @@ from .context import (
     without_audit_context,
 )
 from .exceptions import ConflictError, TenantRequired
+from .http import PreconditionFailed, PreconditionRequired
 from .resolvers import explain_no_tenant
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ def _forbidden(request: HttpRequest) -> HttpResponse:
         and getattr(user, "is_active", False)
         and getattr(user, "is_staff", False)
     ):
+        # Only on the admin's pages: a project without django.contrib.admin never imports it.
         from .admin.tenancy import no_tenant_page
 
         page = no_tenant_page(request, match.namespace)
@@ -213,7 +215,7 @@ class TenantMiddleware(_SyncAndAsyncMiddleware):
         for staff without one (added as messages, which the admin shows on every page)."""
         match = getattr(request, "resolver_match", None)
         if match is not None and match.app_name == "admin":
-            from .admin.tenancy import add_admin_notices
+            from .admin.tenancy import add_admin_notices  # as above: admin pages only
 
             add_admin_notices(request, response)
         return response
@@ -341,8 +343,6 @@ class ConflictMiddleware(_SyncAndAsyncMiddleware):
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        from .http import PreconditionFailed, PreconditionRequired
-
         if isinstance(exception, ConflictError):
             response = _problem(
                 request, 409, "Conflict", str(exception), current_version=exception.current

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from .conf import app_settings
 from .context import require_tenant_pk
+from .deletion import restore, soft_delete
 from .exceptions import ConflictError, TenantMismatch
 from .markers import (
     DELETED_AT,
@@ -104,8 +105,6 @@ class SoftDeleteQuerySetMixin(_QuerySetOf[_M]):
     def delete(self) -> tuple[int, dict[str, int]]:
         if not is_soft_deletable(self.model):
             return super().delete()
-        from .deletion import soft_delete
-
         return soft_delete(self)
 
     @alters_data
@@ -117,8 +116,6 @@ class SoftDeleteQuerySetMixin(_QuerySetOf[_M]):
     @alters_data
     def restore(self) -> tuple[int, dict[str, int]]:
         """Bring back the soft-deleted rows here and what their deletions took with them."""
-        from .deletion import restore
-
         return restore(self)
 
     @alters_data

@@ -12,6 +12,7 @@ from django.db import models
 
 from ..conf import SETTINGS_NAME, validate
 from ..markers import DELETED_AT, SOFT_DELETE_MARKER, TENANT_FIELD, is_tenant_scoped
+from ..relations import child_edges, is_soft_deletable
 from .inventory import installed_models
 
 
@@ -34,8 +35,6 @@ def check_soft_delete_cascades(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: object
 ) -> list[Error]:
     """E010: every CASCADE into a model that cannot be soft-deleted is a declared choice."""
-    from ..relations import child_edges, is_soft_deletable
-
     user_settings = getattr(settings, SETTINGS_NAME, {})
     if validate(user_settings):
         return []  # E002 says what is wrong first

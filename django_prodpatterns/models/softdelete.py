@@ -11,6 +11,7 @@ from asgiref.sync import sync_to_async
 from django.db import models, router
 from django.utils.translation import gettext_lazy as _
 
+from ..deletion import restore_operation, soft_delete_operation
 from ..markers import (
     DELETED_AT,
     SOFT_DELETE_FIELDS,
@@ -73,8 +74,6 @@ class SoftDeleteModel(models.Model):
         self, using: str | None = None, keep_parents: bool = False
     ) -> tuple[int, dict[str, int]]:
         """Soft-delete this row and cascade; returns ``(count, {label: count})``."""
-        from ..deletion import soft_delete_operation
-
         rows = self._same_row(using)
         with self._write_guard(rows.db):
             run = soft_delete_operation(rows)
@@ -93,8 +92,6 @@ class SoftDeleteModel(models.Model):
     @alters_data
     def restore(self, using: str | None = None) -> tuple[int, dict[str, int]]:
         """Bring the row back with what its deletion took; returns ``(count, {label: count})``."""
-        from ..deletion import restore_operation
-
         rows = self._same_row(using)
         with self._write_guard(rows.db):
             run = restore_operation(rows)
