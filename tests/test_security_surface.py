@@ -70,11 +70,13 @@ def shown_counts(response: Any) -> tuple[str, str]:
     """The two figures a changelist prints: under the list ("9 audit log", after the page
     links) and beside the search box ("9 results")."""
     page = response.content.decode()
-    # Django 6.1 writes the paginator as <nav>, earlier versions as <p>.
-    under = re.search(r'<(p|nav) class="paginator">(?P<count>.*?)</\1>', page, re.DOTALL)
+    # Django 6.1 writes the paginator as <nav> with attributes after the class and a
+    # visually hidden heading; earlier versions as a bare <p>.
+    under = re.search(r'<(p|nav) class="paginator"[^>]*>(?P<count>.*?)</\1>', page, re.DOTALL)
     beside = re.search(r'<span class="small quiet">(.*?)\(', page, re.DOTALL)
     assert under and beside, "the changelist shows no count"
-    shown = (under.group("count"), beside.group(1))
+    heading = re.compile(r'<h2 [^>]*class="visually-hidden"[^>]*>.*?</h2>', re.DOTALL)
+    shown = (heading.sub("", under.group("count")), beside.group(1))
     return tuple(" ".join(strip_tags(text).split()) for text in shown)
 
 
