@@ -240,34 +240,28 @@ def test_the_yardstick_reads_every_function_of_its_files():
 # keys (tests/zoo) -------------------------------------------------------------------------
 
 
-def _policy(table: str, name: str) -> tuple[str, str]:
+def _definition(select: str, catalog: str, prefix: str, table: str, name: str) -> tuple:
+    """What PostgreSQL says of one object of ``table`` (its catalog row's ``select``)."""
     with connections["default"].cursor() as cursor:
         cursor.execute(
-            "SELECT pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)"
-            " FROM pg_policy WHERE polname = %s AND polrelid = %s::regclass",
+            f"SELECT {select} FROM {catalog}"
+            f" WHERE {prefix}name = %s AND {prefix}relid = %s::regclass",
             [name, f'"{table}"'],
         )
         return cursor.fetchone()
 
 
+def _policy(table: str, name: str) -> tuple[str, str]:
+    expressions = "pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)"
+    return _definition(expressions, "pg_policy", "pol", table, name)
+
+
 def _trigger(table: str, name: str) -> str:
-    with connections["default"].cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_get_triggerdef(oid) FROM pg_trigger"
-            " WHERE tgname = %s AND tgrelid = %s::regclass",
-            [name, f'"{table}"'],
-        )
-        return cursor.fetchone()[0]
+    return _definition("pg_get_triggerdef(oid)", "pg_trigger", "tg", table, name)[0]
 
 
 def _constraint(table: str, name: str) -> str:
-    with connections["default"].cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
-            " WHERE conname = %s AND conrelid = %s::regclass",
-            [name, f'"{table}"'],
-        )
-        return cursor.fetchone()[0]
+    return _definition("pg_get_constraintdef(oid)", "pg_constraint", "con", table, name)[0]
 
 
 def policy_opened(table, name):
