@@ -56,6 +56,9 @@ DEFAULTS: dict[str, object] = {
     "MIGRATE_RETRY_BACKOFF": 1.0,
     # Migration checks to skip: {"app_label.migration_name": {"rule-id": "why"}}.
     "MIGRATION_LINT_ALLOW": {},
+    # Citus mode: tenant models distributed by their tenant column, the tenant model a
+    # reference table, and the channel in the form Citus forwards to its workers.
+    "CITUS": False,
 }
 
 _PLAIN_CHILD_CHOICES = ("error", "hard", "keep")
@@ -109,6 +112,7 @@ VALIDATORS: dict[str, tuple[Callable[[object], bool], str]] = {
         lambda v: isinstance(v, Mapping) and all(isinstance(r, Mapping) for r in v.values()),
         'a dict of "app_label.migration" to a dict of rule id to reason',
     ),
+    "CITUS": (lambda v: isinstance(v, bool), "True or False"),
 }
 
 
@@ -151,6 +155,7 @@ class AppSettings:
     MIGRATE_RETRIES: int
     MIGRATE_RETRY_BACKOFF: float
     MIGRATION_LINT_ALLOW: Mapping[str, Mapping[str, str]]
+    CITUS: bool
 
     def __init__(self) -> None:
         self._merged: dict[str, object] | None = None
@@ -186,6 +191,16 @@ class AppSettings:
             if is_valid(user_settings[name]):
                 return user_settings[name]
         return DEFAULTS[name]
+
+    @property
+    def citus(self) -> bool:
+        """Citus mode. Read by the channel with every statement, so it never raises: an
+        invalid ``PRODPATTERNS`` reads as the default here (``prodpatterns.E002`` reports
+        it)."""
+        try:
+            return bool(self._load()["CITUS"])
+        except ImproperlyConfigured:
+            return bool(self.while_models_load("CITUS"))
 
     @property
     def tenant_model(self) -> str:

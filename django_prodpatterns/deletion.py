@@ -50,7 +50,7 @@ from django.utils import timezone
 
 from . import signals
 from .conf import app_settings
-from .context import TenantKey
+from .context import TenantKey, get_current_tenant_pk
 from .exceptions import RestoreConflict, SoftDeleteCascadeError
 from .markers import (
     DELETED_AT,
@@ -215,18 +215,31 @@ def _edge_match(
     return Q(**{f"{edge.field.attname}__in": parents.values(target)})
 
 
-def _parents_alive(model: type[models.Model], using: str) -> Q | Combinable:
-    """Rows none of whose soft-deletable CASCADE parents is deleted.
+def _parents_alive(
+    model: type[models.Model], using: str, tenant: TenantKey | None = None
+) -> Q | Combinable:
+    """Rows none of whose soft-deletable CASCADE parents is deleted (of ``tenant``'s
+    parents only, when given: a row's parent is in its tenant).
 
     Written as NOT EXISTS so PostgreSQL plans an anti-join (and a NULL key passes).
     """
     condition: Q | Combinable = Q()  # Q() & ~Exists(...) is the Exists
     for fk in cascade_parent_fields(model):
-        dead_parent = _base(fk.related_model, using).filter(
+        dead_parent = _base(fk.related_model, using, tenant).filter(
             **{fk.target_field.attname: OuterRef(fk.attname), f"{DELETED_AT}__isnull": False}
         )
         condition &= ~Exists(dead_parent)
     return condition
+
+
+def _routed(model: type[models.Model], tenant: TenantKey | None) -> TenantKey | None:
+    """The tenant a cascade is bounded by: the one given; in Citus mode, without one, the
+    current tenant for a tenant model, so that every statement names it (Citus plans a
+    statement whose tables are joined on anything but the tenant only when each names one
+    tenant, and routes it to that tenant's shard)."""
+    if tenant is None and app_settings.citus and is_tenant_scoped(model):
+        return get_current_tenant_pk()
+    return tenant
 
 
 def _check_not_sliced(queryset: models.QuerySet[models.Model], verb: str) -> None:
@@ -268,6 +281,7 @@ def soft_delete_operation(
     """Like :func:`soft_delete`, returning the :class:`DeletionRun` (batch id, timestamp)."""
     _check_not_sliced(queryset, "delete")
     model, using = queryset.model, queryset.db
+    tenant = _routed(model, tenant)
     roots = queryset.filter(**{f"{DELETED_AT}__isnull": True}).values("pk")
     run = DeletionRun(batch=uuid.uuid4(), when=timezone.now())
     with transaction.atomic(using=using):
@@ -539,6 +553,7 @@ def restore_operation(
     """Like :func:`restore`, returning the :class:`DeletionRun`."""
     _check_not_sliced(queryset, "restore")
     model, using = queryset.model, queryset.db
+    tenant = _routed(model, tenant)
     roots: models.QuerySet[models.Model, Any] = queryset.filter(**{f"{DELETED_AT}__isnull": False})
     run = DeletionRun(batch=uuid.uuid4(), when=timezone.now())
     progress: dict[str, Any] = {}  # "model" and "batches" as the restore goes
@@ -580,7 +595,8 @@ def _mark_restored(
     run = DeletionRun(batch=template.batch, when=template.when)
     progress.update(model=model, batches=batches)
     values = _values(model, None, run.batch, run.when)
-    rows = _base(model, using, tenant).filter(pk__in=roots).filter(_parents_alive(model, using))
+    rows = _base(model, using, tenant).filter(pk__in=roots)
+    rows = rows.filter(_parents_alive(model, using, tenant))
     count = rows.update(**values)
     run.add(model, count)
     frontier = {concrete_model_of(model)} if count else set()
@@ -604,7 +620,7 @@ def _mark_restored(
         for child in by_key | generic.keys():
             progress["model"] = child
             rows = _base(child, using, tenant).filter(
-                _parents_alive(child, using),
+                _parents_alive(child, using, tenant),
                 **{f"{DELETED_AT}__isnull": False, f"{DELETION_BATCH}__in": batches},
             )
             if child not in by_key:
@@ -681,6 +697,7 @@ def purge(
         The number of rows of ``queryset.model`` purged.
     """
     model, using = queryset.model, queryset.db
+    tenant = _routed(model, tenant)
     dead = queryset.filter(_in_tenant(model, tenant), **{f"{DELETED_AT}__isnull": False})
     dead = dead.order_by("pk")
     total = dead.count()

@@ -14,6 +14,10 @@ from django.db import connections
 
 from tests.helpers import APP, delete_in_each_tenant
 
+# The Citus tests need a cluster and settings of their own (tests/citus/pytest.ini):
+# `CITUS_URL=... pytest tests/citus` runs them, the plain run never collects them.
+collect_ignore = ["citus"]
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):

@@ -23,6 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from django_prodpatterns.db.audit import AuditTriggers, ThroughAuditTriggers
+from django_prodpatterns.db.citus import CitusRowLevelSecurity, DistributedTable, ReferenceTable
 from django_prodpatterns.db.constraints import (
     RowLevelSecurity,
     TenantForeignKey,
@@ -36,6 +37,12 @@ from tests.helpers import superuser_url
 # The sha256 of every released SQL file. A new file gets its line when it is released;
 # a released line never changes (ship a new version instead).
 RELEASED = {
+    "citus_distributed_v1.sql": "6056988840902c8ff9d285bfe32fc8a011eb3332ae62589d7ea0c6af6ded1c8c",
+    "citus_functions_v1.sql": "ddfea3cb26f43644085002a118c0ec85acbca1065df899a098a70e0d29841109",
+    "citus_reference_v1.sql": "12b79acf931728291eafdf448e639a6771f60886a9cd66ba28b172fc3d376a3e",
+    "citus_tenant_policy_v1.sql": (
+        "e3d41a5277c1f8e4cbeca30decf868b4ec6b8f456edabbb90aec69992d4b0aaa"
+    ),
     "audit_function.sql": "cb040a3c9f72246c5f6837a5d60d3699c1a1c73659d6159cd884e7d14172b852",
     "audit_function_v2.sql": "1273b6448625118b05ba6cb8ff93160fb4775499eca0daf5d737d7e7533cc3ad",
     "audit_function_v3.sql": "369bcb32cd011b22a3cc9054378f8c34dc2421b3a15062c257980f930412c1cd",
@@ -61,7 +68,15 @@ RELEASED = {
     "verified_policies_v1.sql": "bd26ff482df561202983f64e9acfc3a111948a3ae6257fafad272783c698891b",
 }
 
-GENERATED = [RowLevelSecurity, ThroughRowLevelSecurity, TenantForeignKey, AuditTriggers]
+GENERATED = [
+    RowLevelSecurity,
+    ThroughRowLevelSecurity,
+    TenantForeignKey,
+    AuditTriggers,
+    CitusRowLevelSecurity,
+    DistributedTable,
+    ReferenceTable,
+]
 
 
 def released_file_changes(sql_dir: Path) -> list[str]:

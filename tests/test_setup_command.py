@@ -416,3 +416,28 @@ def test_a_hostile_role_name_is_created_verbatim_and_nothing_else(
             "SELECT has_schema_privilege(%s, 'public', 'USAGE')", [project.app]
         ).fetchone()[0]
     assert granted
+
+
+def role_config(name: str) -> list[str]:
+    with connect() as conn:
+        row = conn.execute("SELECT rolconfig FROM pg_roles WHERE rolname = %s", [name]).fetchone()
+    return list(row[0] or []) if row else []
+
+
+def test_citus_mode_lets_every_role_forward_set_local(project: Project) -> None:
+    """Citus forwards a transaction's SET LOCAL (the signed context) to the workers only
+    for roles set so; setup sets it once, and says so, in Citus mode only."""
+    url = superuser_url()
+    with project.configured():
+        run("setup", "--superuser-url", url)
+    assert all(role_config(name) == [] for name in project.roles)
+    with project.configured(CITUS=True):
+        text = run("setup", "--superuser-url", url)
+        again = run("setup", "--superuser-url", url)
+        printed = run("setup", "--superuser-url", url, "--print")
+    for name in project.roles:
+        assert role_config(name) == ["citus.propagate_set_commands=local"]
+        assert "citus.propagate_set_commands = 'local' on the" in text
+        assert f"ALTER ROLE \"{name}\" SET citus.propagate_set_commands = 'local';" in printed
+    assert text.count("citus.propagate_set_commands") == 3
+    assert again.startswith("Nothing to change")

@@ -29,6 +29,14 @@
 ``prodpatterns.W022`` A manager of a tenant model is not scoped to the current tenant.
 ``prodpatterns.W023`` A reference between tenant models has ``db_constraint=False``: the
                       database does not keep it inside the tenant.
+``prodpatterns.E040`` Citus mode: a unique constraint on a tenant model does not include the
+                      tenant (W020, which Citus cannot distribute).
+``prodpatterns.E041`` Citus mode: a many-to-many touches a tenant model through a table
+                      without a tenant column.
+``prodpatterns.E042`` Citus mode: a database foreign key between a tenant table and a
+                      shared one other than the tenant model.
+``prodpatterns.E043`` Citus mode: an audited tenant model (capture on distributed tables is not
+                      supported yet).
 =================== ==========================================================================
 
 The role checks connect to the database, so like Django's own database checks they run
@@ -37,6 +45,7 @@ test runner do; a plain ``manage.py check`` does not.
 """
 
 from ..markers import TENANT_SCOPED_ATTRIBUTE
+from .citus import check_citus_shapes
 from .database import (
     check_database_roles,
     check_database_vendor,
@@ -56,6 +65,7 @@ from .tenancy import (
 
 __all__ = [
     "TENANT_SCOPED_ATTRIBUTE",
+    "check_citus_shapes",
     "check_database_roles",
     "check_database_vendor",
     "check_forced_rls",

@@ -63,15 +63,20 @@ def check_tenant_models(
             if isinstance(c, models.UniqueConstraint)
         ]
         messages += _natural_primary_key(model)
+        # In Citus mode it is an error: Citus refuses a unique constraint of a distributed
+        # table without its distribution column.
+        citus = app_settings.while_models_load("CITUS")
+        level, check_id = (Error, "prodpatterns.E040") if citus else (Warning, "prodpatterns.W020")
         for name, fields in unique_sets:
             if TENANT_FIELD not in fields:
                 messages.append(
-                    Warning(
+                    level(
                         f"{opts.label} has a unique constraint ({name}) without the tenant: "
-                        "one tenant's value blocks, and so reveals, another tenant's.",
+                        "one tenant's value blocks, and so reveals, another tenant's."
+                        + (" Citus cannot distribute the table." if citus else ""),
                         hint=_tenant_unique_hint(model, fields),
                         obj=model,
-                        id="prodpatterns.W020",
+                        id=check_id,
                     )
                 )
     return messages

@@ -22,7 +22,7 @@ from django.db import models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 from .constraints import _SQLConstraint
-from .versioned import PostgresRunSQL, current_function_file, required_statements, sql_file
+from .versioned import PostgresRunSQL, current_function_file, sql_file
 
 __all__ = ["AuditTriggers", "PostgresRunSQL", "sql_file"]  # migrations import the last two
 
@@ -68,19 +68,6 @@ class AuditTriggers(_SQLConstraint):
             "arguments": self._arguments(schema_editor),
             **{f"name{suffix}": quote(self.name + suffix) for suffix in TRIGGER_SUFFIXES},
         }
-
-    def create_statements(
-        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
-    ) -> list[str]:
-        return [
-            *required_statements(self.template.files("requires"), schema_editor.connection),
-            *self.template.statements("create", self.values(model, schema_editor)),
-        ]
-
-    def remove_statements(
-        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
-    ) -> list[str]:
-        return self.template.statements("remove", self.values(model, schema_editor))
 
 
 class ThroughAuditTriggers(AuditTriggers):

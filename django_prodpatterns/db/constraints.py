@@ -83,15 +83,31 @@ class _SQLConstraint(BaseConstraint):
     def template(self) -> Template:
         return template(self.kind, self.version)
 
+    def values(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> dict[str, str]:
+        """The template's placeholders (quoted names) for ``model``."""
+        raise NotImplementedError
+
     def create_statements(
         self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
     ) -> list[str]:
-        raise NotImplementedError
+        """What the ``requires`` section names (created when missing), then ``create``."""
+        return [
+            *required_statements(self.template.files("requires"), schema_editor.connection),
+            *self.template.statements("create", self._rendered(model, schema_editor)),
+        ]
+
+    def _rendered(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> dict[str, str]:
+        """The values ``create`` is filled with (a policy adds its condition)."""
+        return self.values(model, schema_editor)
 
     def remove_statements(
         self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
     ) -> list[str]:
-        raise NotImplementedError
+        return self.template.statements("remove", self.values(model, schema_editor))
 
     # Returning None (no SQL) is fine with Django's schema editor, not with django-stubs.
     def constraint_sql(  # type: ignore[override]
@@ -145,36 +161,17 @@ class _Policy(_SQLConstraint):
     options = ("field",)
     field: str  # the tenant column's field (RowLevelSecurity) or the many-to-many field
 
-    def values(
-        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
-    ) -> dict[str, str]:
-        """The template's placeholders (quoted names) for ``model``."""
-        raise NotImplementedError
-
     def _rendered(
         self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
     ) -> dict[str, str]:
         values = self.values(model, schema_editor)
         return {**values, "condition": self.template.statement("condition", values)}
 
-    def create_statements(
-        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
-    ) -> list[str]:
-        return [
-            *required_statements(self.template.files("requires"), schema_editor.connection),
-            *self.template.statements("create", self._rendered(model, schema_editor)),
-        ]
-
     def condition_sql(
         self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
     ) -> str:
         """The policy's ``USING`` and ``WITH CHECK`` condition (the drift check's yardstick)."""
         return self._rendered(model, schema_editor)["condition"]
-
-    def remove_statements(
-        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
-    ) -> list[str]:
-        return self.template.statements("remove", self.values(model, schema_editor))
 
     def rename_statements(
         self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor, new_name: str
@@ -277,11 +274,6 @@ class TenantForeignKey(_SQLConstraint):
             "target_tenant_column": quote(_column(_field(target, self.tenant_field))),
             "target_column": quote(_column(fk.target_field)),
         }
-
-    def create_statements(
-        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
-    ) -> list[str]:
-        return self.template.statements("create", self.values(model, schema_editor))
 
     def constraint_sql(  # type: ignore[override]  # see _SQLConstraint.constraint_sql()
         self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor

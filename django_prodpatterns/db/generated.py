@@ -36,7 +36,7 @@ from django.db.backends.utils import truncate_name
 from django.db.models.fields.related import lazy_related_operation
 from django.db.models.signals import class_prepared
 
-from ..conf import app_settings
+from ..conf import DEFAULT_TENANT_MODEL, app_settings
 from ..markers import (
     AUDIT_IGNORED_FIELDS,
     AUDITED_MARKER,
@@ -46,6 +46,7 @@ from ..markers import (
     is_tenant_scoped,
 )
 from .audit import AuditTriggers, ThroughAuditTriggers
+from .citus import CitusRowLevelSecurity, DistributedTable, ReferenceTable
 from .constraints import RowLevelSecurity, TenantForeignKey, ThroughRowLevelSecurity
 
 __all__ = [
@@ -70,10 +71,15 @@ def gets_generated_ddl(model: type[models.Model], marker: str) -> bool:
     ``prodpatterns.E003`` (the pattern's columns would live in two tables), and for the
     second migrations run no DDL at all, which ``prodpatterns.W003`` says.
     """
+    return bool(getattr(model, marker, False)) and _has_own_table(model)
+
+
+def _has_own_table(model: type[models.Model]) -> bool:
+    """A concrete, unswapped, managed model class with a table of its own, not a
+    historical model built by migrations."""
     opts = model._meta
     return (
-        bool(getattr(model, marker, False))
-        and not (opts.abstract or opts.proxy or opts.swapped or opts.parents)
+        not (opts.abstract or opts.proxy or opts.swapped or opts.parents)
         and opts.managed
         and model.__module__ != "__fake__"
     )
@@ -89,14 +95,22 @@ def is_tenant_model(model: object) -> bool:
     )
 
 
+# Attribute on a foreign key between tenant models in Citus mode: its single-column
+# database constraint was switched off here (db_constraint=False), the composite one stands.
+COMPOSITE_ONLY = "_prodpatterns_composite_only"
+
+
 def has_database_constraint(field: models.Field) -> bool:
     """True for a ``ForeignKey`` (or ``OneToOneField``) that keeps its database constraint.
 
     A ``ForeignObject`` that is not a ``ForeignKey`` never has one (Django creates no
-    constraint for it), and ``db_constraint=False`` is the user's choice of none.
+    constraint for it), and ``db_constraint=False`` is the user's choice of none (in Citus
+    mode, between tenant models, the app's: the composite key is the constraint).
     """
+    if not isinstance(field, models.ForeignKey):
+        return False
     # django-stubs lacks ForeignKey.db_constraint
-    return isinstance(field, models.ForeignKey) and bool(field.db_constraint)  # type: ignore[attr-defined]
+    return bool(field.db_constraint or getattr(field, COMPOSITE_ONLY, False))  # type: ignore[attr-defined]
 
 
 def _add(model: type[models.Model], constraint: models.BaseConstraint) -> None:
@@ -127,12 +141,16 @@ def add_tenant_constraints(sender: type[models.Model], **kwargs: object) -> None
     """class_prepared: a concrete tenant model gets its policy and its (tenant, pk) key; each
     of its references to another tenant model goes over (tenant, key) once resolved."""
     opts = sender._meta
+    if _is_swapped_in_tenant_model(sender) and app_settings.while_models_load("CITUS"):
+        _add(sender, ReferenceTable.current(name=constraint_name(sender, "citus")))
     if not gets_generated_ddl(sender, TENANT_SCOPED_ATTRIBUTE):
         return
-    _add(
-        sender,
-        RowLevelSecurity.current(name=constraint_name(sender, "tenant_rls"), field=TENANT_FIELD),
-    )
+    citus = app_settings.while_models_load("CITUS")
+    policy = CitusRowLevelSecurity if citus else RowLevelSecurity
+    _add(sender, policy.current(name=constraint_name(sender, "tenant_rls"), field=TENANT_FIELD))
+    if citus:
+        layout = DistributedTable.current(name=constraint_name(sender, "citus"), field=TENANT_FIELD)
+        _add(sender, layout)
     _add(
         sender,
         models.UniqueConstraint(
@@ -152,17 +170,33 @@ def add_tenant_constraints(sender: type[models.Model], **kwargs: object) -> None
             lazy_related_operation(partial(_tenant_key, field=field), sender, remote.model)
 
 
+def _is_swapped_in_tenant_model(model: type[models.Model]) -> bool:
+    """The project's own tenant model (the app's default one is laid out by the app's
+    migrations, never by a migration makemigrations would write into the app)."""
+    label = app_settings.tenant_model
+    return (
+        label != DEFAULT_TENANT_MODEL
+        and model._meta.label_lower == label.lower()
+        and _has_own_table(model)
+    )
+
+
 def _tenant_key(model: type[models.Model], target: type[models.Model], field: models.Field) -> None:
     """A reference between tenant models goes over (tenant, key) in the database.
 
     Only a reference with a database constraint gets one (``prodpatterns.W023`` says what
     ``db_constraint=False`` costs). A ``to_field`` reference needs a unique
-    (tenant, to_field) key on the target to point at, which is added there.
+    (tenant, to_field) key on the target to point at, which is added there. In Citus mode
+    Django's single-column key is never made (``db_constraint=False``, written into the
+    migrations): Citus refuses it between distributed tables.
     """
     if not gets_generated_ddl(target, TENANT_SCOPED_ATTRIBUTE) or not (
         has_database_constraint(field)
     ):
         return  # no (tenant, key) to point at on an unmanaged or multi-table target
+    if app_settings.while_models_load("CITUS"):
+        setattr(field, COMPOSITE_ONLY, True)
+        field.db_constraint = False  # type: ignore[attr-defined]  # not in django-stubs
     target_field = field.target_field  # type: ignore[attr-defined]  # a ForeignKey has it
     if not target_field.primary_key:
         _add(

@@ -39,6 +39,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.utils.crypto import salted_hmac
 
+from ..conf import app_settings
+from .citus import install_on_workers, is_citus
+
 # The setting's name lives with the other shared names (db/names.py); it is importable
 # from here too, where the channel has always found it.
 from .names import CONTEXT_SETTING as CONTEXT_SETTING
@@ -182,9 +185,13 @@ def bind(connection: BaseDatabaseWrapper) -> Binding:
         cursor.execute(_BIND_SQL)
         rows = cursor.fetchall()
     actual = rows[0][0]
+    # On Citus the policies are judged on the workers' shards, in sessions of their own
+    # that see the transaction's SET LOCAL but not what set_context() remembers on the
+    # coordinator: values are signed for any backend and sent by SET LOCAL only.
+    citus = app_settings.citus
     binding = Binding(
-        pid=announced if actual == announced else 0,
-        set_context=any(caching or opening for _, caching, opening in rows),
+        pid=announced if actual == announced and not citus else 0,
+        set_context=not citus and any(caching or opening for _, caching, opening in rows),
     )
     if any(opening for _, _, opening in rows):
         binding.nonce = ""
@@ -272,6 +279,15 @@ def install_key(using: str = "default", **kwargs: object) -> None:
         )
         if cursor.rowcount:
             _rename_cache(cursor)
+    if app_settings.citus and is_citus(connection):
+        # The workers verify the context in their own sessions: each has the key too.
+        literal = (
+            f"INSERT INTO {KEY_TABLE} (id, inner_key, outer_key)"
+            f" VALUES (1, '\\x{inner.hex()}'::bytea, '\\x{outer.hex()}'::bytea)"
+            " ON CONFLICT (id) DO UPDATE SET inner_key = excluded.inner_key,"
+            " outer_key = excluded.outer_key"
+        )
+        install_on_workers(connection, literal)
 
 
 def _rename_cache(cursor: CursorWrapper) -> None:

@@ -109,6 +109,23 @@ class TenantModel(models.Model):
         super().save(*args, **kwargs)
         self._loaded_tenant_id = self.tenant_id
 
+    def _do_update(
+        self,
+        base_qs: models.QuerySet[Self],
+        using: str | None,
+        pk_val: Any,
+        values: Collection[tuple[models.Field, type[models.Model] | None, Any]],
+        *args: Any,  # update_fields, forced_update (and returning_fields, Django 6.0+)
+        **kwargs: Any,
+    ) -> Any:  # True/False on Django 5.2, the returned rows on 6.0+
+        """In Citus mode the UPDATE of a save names the row's tenant, which routes it to
+        the tenant's shard, and never sets the tenant column (Citus refuses to write a
+        table's distribution column; the tenant cannot change anyway, see :meth:`save`)."""
+        if app_settings.citus and self.tenant_id is not None:
+            base_qs = base_qs.filter(**{f"{TENANT_FIELD}_id": self.tenant_id})
+            values = [value for value in values if value[0].name != TENANT_FIELD]
+        return super()._do_update(base_qs, using, pk_val, values, *args, **kwargs)
+
     @classmethod
     def from_db(
         cls,

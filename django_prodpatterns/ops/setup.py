@@ -22,6 +22,8 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS
 from psycopg import sql as pgsql
 
+from ..conf import app_settings
+from .citus import PROPAGATE_SETTING, configure_role, configure_statement, is_configured
 from .roles import (
     APP_ROLE,
     CROSS_TENANT_ROLE,
@@ -208,6 +210,8 @@ def script(plan: Plan) -> list[str]:
     lines = [sql_comment("run as a superuser (psql); setup skips what already matches")]
     for kind, role in plan.roles:
         lines += [sql_comment(f"the {kind} role"), sql_text(create_role_statement(role))]
+        if app_settings.citus:
+            lines.append(sql_text(configure_statement(role.name)))
     create = pgsql.SQL("CREATE DATABASE {} OWNER {}").format(
         pgsql.Identifier(plan.database), pgsql.Identifier(plan.owner.name)
     )
@@ -310,6 +314,8 @@ def apply(plan: Plan, superuser_url: str) -> list[str]:
                 changes.append(f"created the {kind} role {role.name}")
             else:
                 changes.append(f"set {' '.join(differences)} on the {kind} role {role.name}")
+        if app_settings.citus:
+            changes += _citus_roles(conn, plan)
         current = database_owner(conn, plan.database)
         if current is None:
             ensure_database(conn, plan.database, plan.owner.name)
@@ -328,6 +334,16 @@ def apply(plan: Plan, superuser_url: str) -> list[str]:
                 if privileges_snapshot(conn, plan.schema) == before:
                     raise psycopg.Rollback(tx)
                 changes.append(f"granted data privileges in {plan.schema} to {role.name}")
+    return changes
+
+
+def _citus_roles(conn: Connection, plan: Plan) -> list[str]:
+    """Citus mode: every role forwards SET LOCAL to the workers (see ops/citus.py)."""
+    changes = []
+    for kind, role in plan.roles:
+        if not is_configured(conn, role.name):
+            configure_role(conn, role.name)
+            changes.append(f"set {PROPAGATE_SETTING} = 'local' on the {kind} role {role.name}")
     return changes
 
 

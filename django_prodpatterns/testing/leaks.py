@@ -50,6 +50,8 @@ __all__ = ["assert_link_isolation", "assert_tenant_isolation"]
 # make a check pass while proving nothing, so it fails the test instead.
 _RLS_VIOLATION = "42501"  # insufficient_privilege, raised by the function below for RLS
 _WITH_CHECK_FUNCTION = "ExecWithCheckOptions"  # PostgreSQL's executor: policies' WITH CHECK
+# Citus raises a worker's error again on the coordinator from this function of its own.
+_CITUS_RELAY_FUNCTION = "ReportResultError"
 _FOREIGN_KEY_VIOLATION = "23503"
 _ISOLATION_ERRORS = (
     "a row-level security violation (SQLSTATE 42501), a foreign key violation (SQLSTATE 23503)"
@@ -82,8 +84,9 @@ def _proves_isolation(exc: BaseException) -> bool:
     - row level security's ``WITH CHECK``: ``new row violates row-level security policy``
       (SQLSTATE 42501, which alone also means a missing privilege). What tells them apart
       is the server function that raised it, ``ExecWithCheckOptions``, which is the same
-      whatever language the server's messages are in; a driver without diagnostics
-      falls back to the English message;
+      whatever language the server's messages are in; a driver without diagnostics, or
+      Citus relaying a worker's error (which names its own function), falls back to the
+      English message;
     - a foreign key violation (SQLSTATE 23503): the (tenant, key) foreign keys refuse a
       reference to another tenant's row;
     - :class:`~django_prodpatterns.exceptions.TenantMismatch`: the ORM refuses to save a
@@ -99,7 +102,7 @@ def _proves_isolation(exc: BaseException) -> bool:
     if state != _RLS_VIOLATION:
         return False
     source = _source_function(exc)
-    if source is not None:
+    if source is not None and source != _CITUS_RELAY_FUNCTION:
         return source == _WITH_CHECK_FUNCTION
     return "row-level security" in str(exc)
 

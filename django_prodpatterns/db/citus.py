@@ -1,0 +1,154 @@
+"""Citus mode's generated DDL: which tables are distributed, which are reference tables.
+
+With ``PRODPATTERNS["CITUS"] = True`` (see :mod:`.generated`) every concrete tenant model
+gets a :class:`DistributedTable` (its primary key becomes ``(tenant, key)`` and the table
+is distributed by its tenant column, colocated with the others), a swapped-in tenant model
+gets a :class:`ReferenceTable`, and tenant policies take the form Citus accepts
+(:class:`CitusRowLevelSecurity`: no subquery). Like every generated constraint they are
+migration state, so ``makemigrations`` writes them and ``sqlmigrate`` shows them.
+
+Order matters on Citus: a table tied to a reference table by a foreign key before it is
+distributed becomes a "citus local" table, which cannot be distributed any more when it
+has an identity column; and Citus refuses a single-column foreign key between distributed
+tables. So a table created in a migration is laid out before any foreign key is added:
+the layout statements go to the front of the migration's deferred SQL (Django adds
+foreign keys there, after every table of the migration exists), in the order the tables
+were created.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from psycopg import sql as pgsql
+
+from .constraints import RowLevelSecurity, _field, _is_postgresql, _SQLConstraint
+from .versioned import current_function_file, in_schema, sql_file
+
+__all__ = ["CitusRowLevelSecurity", "DistributedTable", "ReferenceTable"]
+
+# Attribute on a schema editor: how many layout statements lead its deferred SQL.
+_LAYOUT_COUNT = "_prodpatterns_citus_layout"
+
+
+def _literal(text: str) -> str:
+    return pgsql.Literal(text).as_string(None)
+
+
+class _Layout(_SQLConstraint):
+    """A table's layout on Citus: statements that run before the migration's foreign keys."""
+
+    def constraint_sql(  # type: ignore[override]  # see _SQLConstraint.constraint_sql()
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> None:
+        """A new table: laid out before the foreign keys Django adds at the end."""
+        if not _is_postgresql(schema_editor):
+            return
+        at = getattr(schema_editor, _LAYOUT_COUNT, 0)
+        statements = self.create_statements(model, schema_editor)
+        schema_editor.deferred_sql[at:at] = statements
+        setattr(schema_editor, _LAYOUT_COUNT, at + len(statements))
+
+
+class DistributedTable(_Layout):
+    """A tenant table distributed by its tenant column; primary key ``(tenant, key)``.
+
+    Django's primary key stays the key column alone: rows are found by it within the
+    current tenant, whose managers add the tenant column to every query (which is what
+    routes a query to one shard). SQL: ``sql/citus_distributed_v<N>.sql``.
+    """
+
+    path = "django_prodpatterns.db.citus.DistributedTable"
+    kind = "citus_distributed"
+    options = ("field",)
+    field: str  # the tenant field
+
+    def values(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> dict[str, str]:
+        quote = schema_editor.quote_name
+        tenant = _field(model, self.field)
+        tenant_model = tenant.related_model
+        assert isinstance(tenant_model, type)  # a foreign key, resolved before migrations run
+        return {
+            "table_name": _literal(quote(model._meta.db_table)),
+            "tenant_name": _literal(cast(str, tenant.column)),
+            "key_name": _literal(cast(str, model._meta.pk.column)),
+            "pk_name": _literal(self.name),
+            "tenant_table_name": _literal(quote(tenant_model._meta.db_table)),
+        }
+
+
+class ReferenceTable(_Layout):
+    """The tenant model as a reference table: a copy on every node.
+
+    SQL: ``sql/citus_reference_v<N>.sql``.
+    """
+
+    path = "django_prodpatterns.db.citus.ReferenceTable"
+    kind = "citus_reference"
+
+    def values(
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> dict[str, str]:
+        return {"table_name": _literal(schema_editor.quote_name(model._meta.db_table))}
+
+
+class CitusRowLevelSecurity(RowLevelSecurity):
+    """:class:`~.constraints.RowLevelSecurity` in the form Citus accepts on a distributed
+    table: the current tenant read by a direct call, not a scalar subquery (Citus refuses
+    any subquery in such a policy). SQL: ``sql/citus_tenant_policy_v<N>.sql``."""
+
+    path = "django_prodpatterns.db.citus.CitusRowLevelSecurity"
+    kind = "citus_tenant_policy"
+
+
+# --- the signed context on the workers --------------------------------------------------
+
+# What the workers need to verify the signed context in their own sessions: the key store
+# and the functions the policies call, as the coordinator has them. Created on each
+# worker only (not Citus objects: a function reading a Citus table from a shard's query
+# is refused there), and the key written after every migrate.
+_WORKER_FILES = ("context_key_v1.sql", "context_cache_v1.sql", "context_functions")
+
+
+def worker_statements(connection: BaseDatabaseWrapper, key: str) -> str:
+    """One command, for ``run_command_on_workers()``, that installs the context's key store
+    and functions on a worker and runs ``key`` (the statement that writes the key)."""
+    files = [
+        current_function_file(name) if not name.endswith(".sql") else name for name in _WORKER_FILES
+    ]
+    parts = [
+        "SET citus.enable_ddl_propagation TO off",
+        *(in_schema(sql_file(name), connection).strip().rstrip(";") for name in files),
+        key,
+    ]
+    return ";\n".join(parts)
+
+
+def is_citus(connection: BaseDatabaseWrapper) -> bool:
+    """Whether ``connection``'s database has the Citus extension with workers."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus')"
+        )
+        (installed,) = cursor.fetchone()
+    return bool(installed)
+
+
+def install_on_workers(connection: BaseDatabaseWrapper, key: str) -> None:
+    """Run :func:`worker_statements` on every worker; a failure on any is an error."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nodename, nodeport, success, result FROM run_command_on_workers(%s)",
+            [worker_statements(connection, key)],
+        )
+        failed = [row for row in cursor.fetchall() if not row[2]]
+    if failed:
+        host, port, _, result = failed[0]
+        raise RuntimeError(f"Installing the signed context's key on {host}:{port}: {result}")

@@ -1,0 +1,10 @@
+-- Version 1 of the tenant model's layout on Citus (db.citus.ReferenceTable): a copy on
+-- every node, so that every tenant table's foreign key to it is checked on its own shard.
+-- A released version never changes (see db/versioned.py). {table_name} is a string literal
+-- of the table's name.
+-- [requires]
+prodpatterns_private.make_reference(regclass) citus_functions_v1.sql;
+-- [create]
+SELECT prodpatterns_private.make_reference({table_name});
+-- [remove]
+SELECT prodpatterns_private.unmake_reference({table_name});

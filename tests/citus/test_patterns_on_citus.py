@@ -1,0 +1,155 @@
+"""Every pattern on distributed tables, as the application role: soft-delete cascade and
+restore, optimistic locking, keyset pagination, timestamps, the leak kit; and a query for
+one tenant is routed to one shard (``EXPLAIN``: one task)."""
+
+import pytest
+from django.db import connections, transaction
+
+from django_prodpatterns.context import tenant_context
+from django_prodpatterns.exceptions import ConflictError
+from django_prodpatterns.pagination import KeysetPaginator
+from django_prodpatterns.testing import assert_tenant_isolation
+from tests.citus.helpers import APP, plan_tasks, task_count
+from tests.citus.tenants.models import Customer, Order, OrderLine, Product
+
+pytestmark = pytest.mark.django_db(databases=["default", "app", "cross_tenant"], transaction=True)
+
+TENANT_MODELS = [Customer, Order, OrderLine, Product]
+
+
+def _clean(tenants):
+    for tenant in tenants:
+        with tenant_context(tenant):
+            for model in (OrderLine, Order, Product, Customer):
+                model._base_manager.using(APP).filter(tenant_id=tenant.pk).delete()
+
+
+@pytest.fixture
+def shop(tenant_pair):
+    """Tenant A: a customer with two orders of two lines each; tenant B: the same shape."""
+    made = {}
+    for tenant in tenant_pair:
+        with tenant_context(tenant), transaction.atomic(using=APP):
+            customer = Customer.objects.using(APP).create(name="c", email=f"c{tenant.pk}@x")
+            product = Product.objects.using(APP).create(sku="p", name="p")
+            orders = []
+            for number in (1, 2):
+                order = Order.objects.using(APP).create(customer=customer, number=number)
+                for _ in range(2):
+                    OrderLine.objects.using(APP).create(order=order, product=product)
+                orders.append(order)
+            made[tenant.pk] = (customer, product, orders)
+    yield tenant_pair, made
+    _clean(tenant_pair)
+
+
+def _make(model, tenant, made):
+    customer, product, orders = made[tenant.pk]
+    return {
+        Customer: lambda: Customer(name="leak", email=f"leak-{tenant.pk}@x"),
+        Product: lambda: Product(sku="leak", name="leak"),
+        Order: lambda: Order(customer=customer, number=99),
+        OrderLine: lambda: OrderLine(order=orders[0], product=product),
+    }[model]()
+
+
+@pytest.mark.parametrize("model", TENANT_MODELS, ids=lambda m: m.__name__)
+def test_the_leak_kit_passes_on_every_distributed_model(shop, model):
+    tenants, made = shop
+    assert_tenant_isolation(
+        model, lambda tenant: _make(model, tenant, made), tenants=tenants, using=APP
+    )
+
+
+def test_a_lookup_and_a_page_are_routed_to_one_shard(shop):
+    (a, _), made = shop
+    customer = made[a.pk][0]
+    with tenant_context(a):
+        assert task_count(Customer.objects.using(APP).filter(pk=customer.pk)) == 1
+        assert task_count(Order.objects.using(APP).filter(customer=customer)) == 1
+        page = Order.objects.using(APP).order_by("-id")[:50]
+        assert task_count(page) == 1
+        # A join between colocated tenant tables stays on the tenant's shard.
+        joined = OrderLine.objects.using(APP).filter(order__customer=customer)
+        assert task_count(joined) == 1
+
+
+def test_keyset_pages_walk_every_row_once(shop):
+    (a, _), made = shop
+    with tenant_context(a):
+        for number in range(3, 13):
+            Order.objects.using(APP).create(customer=made[a.pk][0], number=number)
+        paginator = KeysetPaginator(Order.objects.using(APP).order_by("number", "id"), per_page=5)
+        seen, cursor = [], None
+        while True:
+            page = paginator.page(cursor)
+            seen += [o.number for o in page]
+            if not page.has_next:
+                break
+            cursor = page.next_cursor
+    assert seen == list(range(1, 13))
+
+
+def test_cascade_soft_delete_and_restore_stay_in_the_tenant(shop):
+    (a, b), made = shop
+    customer, _, _ = made[a.pk]
+    with tenant_context(a):
+        Customer.objects.using(APP).filter(pk=customer.pk).delete()
+        assert Order.objects.using(APP).count() == 0
+        assert OrderLine.objects.using(APP).count() == 0
+        assert Order.deleted_objects.using(APP).count() == 2
+        assert OrderLine.deleted_objects.using(APP).count() == 4
+    with tenant_context(b):
+        assert Order.objects.using(APP).count() == 2
+        assert OrderLine.objects.using(APP).count() == 4
+    with tenant_context(a):
+        Customer.deleted_objects.using(APP).filter(pk=customer.pk).restore()
+        assert Order.objects.using(APP).count() == 2
+        assert OrderLine.objects.using(APP).count() == 4
+        assert Order.deleted_objects.using(APP).count() == 0
+
+
+def test_the_cascade_statements_are_routed_to_one_shard(shop):
+    """Every statement the cascade and the restore send names the tenant: one task each."""
+    (a, _), made = shop
+    customer, _, _ = made[a.pk]
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with tenant_context(a):
+        with connections[APP].execute_wrapper(record):
+            Customer.objects.using(APP).filter(pk=customer.pk).delete()
+            Customer.deleted_objects.using(APP).filter(pk=customer.pk).restore()
+        writes = [(s, p) for s, p in statements if s.lstrip().upper().startswith("UPDATE")]
+        assert writes, statements
+        with transaction.atomic(using=APP):
+            for sql, params in writes:
+                assert plan_tasks(sql, params) == 1, sql
+
+
+def test_a_stale_version_is_refused(shop):
+    (a, _), made = shop
+    order = made[a.pk][2][0]
+    with tenant_context(a):
+        first = Order.objects.using(APP).get(pk=order.pk)
+        second = Order.objects.using(APP).get(pk=order.pk)
+        first.status = "paid"
+        first.save(using=APP)
+        second.status = "cancelled"
+        with pytest.raises(ConflictError):
+            second.save(using=APP)
+        assert Order.objects.using(APP).get(pk=order.pk).status == "paid"
+        assert Order.objects.using(APP).get(pk=order.pk).version == first.version
+
+
+def test_timestamps_are_set_on_the_shards(shop):
+    (a, _), made = shop
+    customer = made[a.pk][0]
+    with tenant_context(a):
+        before = Customer.objects.using(APP).get(pk=customer.pk).updated_at
+        Customer.objects.using(APP).filter(pk=customer.pk).update(name="renamed")
+        after = Customer.objects.using(APP).get(pk=customer.pk)
+    assert after.name == "renamed" and after.updated_at > before
