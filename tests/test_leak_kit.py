@@ -236,3 +236,21 @@ def test_the_kit_fails_on_a_broken_write_instead_of_passing(tenant_pair, monkeyp
         )
     for tenant in tenant_pair:  # the kit removed its rows on the way out
         assert labels_of(tenant) == []
+
+
+def test_soft_deleted_rows_of_the_current_tenant_are_no_leak(tenant_pair):
+    """The base manager and raw SQL see the current tenant's soft-deleted rows, which
+    ``objects`` hides: they are the tenant's own, and the kit counts them as such."""
+    from tests.zoo.models import Badge
+
+    a, _ = tenant_pair
+    with tenant_context(a):
+        dead = Badge.objects.using(APP).create(name="gone")
+        Badge.objects.using(APP).filter(pk=dead.pk).delete()
+        assert Badge.deleted_objects.using(APP).count() == 1
+    try:
+        assert_tenant_isolation(
+            Badge, lambda tenant: Badge(name="x"), tenants=tenant_pair, using=APP
+        )
+    finally:
+        delete_in_each_tenant(tenant_pair, Badge)

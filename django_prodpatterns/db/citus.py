@@ -18,6 +18,7 @@ were created.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
 from django.db import models
@@ -25,6 +26,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from psycopg import sql as pgsql
 
+from ..markers import TENANT_FIELD_MARKER
 from .constraints import RowLevelSecurity, _field, _is_postgresql, _SQLConstraint
 from .versioned import current_function_file, in_schema, sql_file
 
@@ -51,6 +53,22 @@ class _Layout(_SQLConstraint):
         statements = self.create_statements(model, schema_editor)
         schema_editor.deferred_sql[at:at] = statements
         setattr(schema_editor, _LAYOUT_COUNT, at + len(statements))
+        self._after_foreign_keys(schema_editor)
+
+    def create_sql(  # type: ignore[override]  # see _SQLConstraint.create_sql()
+        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
+    ) -> str | None:
+        sql = super().create_sql(model, schema_editor)
+        if _is_postgresql(schema_editor):
+            self._after_foreign_keys(schema_editor)
+        return sql
+
+    def _after_foreign_keys(self, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        """The ``after`` section, once, at the end of the migration's deferred SQL."""
+        for statement in self.template.statements("after", {}):
+            if statement in schema_editor.deferred_sql:
+                schema_editor.deferred_sql.remove(statement)
+            schema_editor.deferred_sql.append(statement)
 
 
 class DistributedTable(_Layout):
@@ -79,7 +97,19 @@ class DistributedTable(_Layout):
             "key_name": _literal(cast(str, model._meta.pk.column)),
             "pk_name": _literal(self.name),
             "tenant_table_name": _literal(quote(tenant_model._meta.db_table)),
+            "tenant_tables": _tenant_tables(model, quote),
         }
+
+
+def _tenant_tables(model: type[models.Model], quote: Callable[[str], str]) -> str:
+    """Every tenant table of the project as migrations know it when ``model``'s layout
+    runs (each has a ``TenantField``), as an SQL array of their quoted names."""
+    names = sorted(
+        quote(other._meta.db_table)
+        for other in model._meta.apps.get_models()
+        if any(getattr(f, TENANT_FIELD_MARKER, False) for f in other._meta.local_fields)
+    )
+    return "ARRAY[" + ", ".join(_literal(name) for name in names) + "]::text[]"
 
 
 class ReferenceTable(_Layout):

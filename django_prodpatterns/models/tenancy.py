@@ -64,6 +64,8 @@ class TenantField(models.ForeignKey):
     settings, which projects that keep the default tenant model do not define.
     """
 
+    prodpatterns_tenant_field = True  # markers.TENANT_FIELD_MARKER
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["swappable"] = False
         super().__init__(*args, **kwargs)

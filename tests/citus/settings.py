@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django_prodpatterns",
     "tests.citus.tenants",
+    "tests.citus.switched",
 ]
 
 PRODPATTERNS = {

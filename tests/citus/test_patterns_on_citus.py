@@ -5,8 +5,9 @@ one tenant is routed to one shard (``EXPLAIN``: one task)."""
 import pytest
 from django.db import connections, transaction
 
+from django_prodpatterns.bulk import copy_insert, upsert
 from django_prodpatterns.context import tenant_context
-from django_prodpatterns.exceptions import ConflictError
+from django_prodpatterns.exceptions import ConflictError, TenantMismatch
 from django_prodpatterns.pagination import KeysetPaginator
 from django_prodpatterns.testing import assert_tenant_isolation
 from tests.citus.helpers import APP, plan_tasks, task_count
@@ -153,3 +154,49 @@ def test_timestamps_are_set_on_the_shards(shop):
         Customer.objects.using(APP).filter(pk=customer.pk).update(name="renamed")
         after = Customer.objects.using(APP).get(pk=customer.pk)
     assert after.name == "renamed" and after.updated_at > before
+
+
+def test_bulk_writes_land_in_the_tenant_on_one_shard(shop):
+    """copy_insert and upsert send the rows as VALUES lists (Citus refuses INSERT ...
+    SELECT under row level security), each statement routed to the tenant's shard."""
+    (a, b), _ = shop
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    rows = [{"sku": f"s{n}", "name": f"product {n}"} for n in range(2500)]
+    with tenant_context(a), connections[APP].execute_wrapper(record):
+        assert copy_insert(Product, rows, using=APP) == 2500
+        result = upsert(
+            Product,
+            [{"sku": "s1", "name": "renamed"}, {"sku": "new", "name": "new"}],
+            unique_fields=["sku"],
+            update_fields=["name"],
+            using=APP,
+        )
+    assert (result.inserted, result.updated) == (1, 1)
+    inserts = [sql for sql in statements if sql.startswith("INSERT")]
+    assert len(inserts) == 4  # 1000 + 1000 + 500 rows, then the upsert
+    with tenant_context(a):
+        assert Product.objects.using(APP).filter(sku__startswith="s").count() == 2500
+        assert Product.objects.using(APP).get(sku="s1").name == "renamed"
+        with transaction.atomic(using=APP):
+            for sql in inserts:
+                assert plan_tasks(sql) == 1
+    with tenant_context(b):
+        assert not Product.objects.using(APP).filter(sku__startswith="s").exists()
+
+
+def test_a_bulk_row_of_another_tenant_writes_nothing(shop):
+    (a, b), _ = shop
+    with tenant_context(a):
+        before = Product.objects.using(APP).count()
+        with pytest.raises(TenantMismatch):
+            copy_insert(
+                Product,
+                [{"sku": "x", "name": "x"}, {"sku": "y", "name": "y", "tenant": b}],
+                using=APP,
+            )
+        assert Product.objects.using(APP).count() == before

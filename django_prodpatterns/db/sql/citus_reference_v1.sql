@@ -8,3 +8,7 @@ prodpatterns_private.make_reference(regclass) citus_functions_v1.sql;
 SELECT prodpatterns_private.make_reference({table_name});
 -- [remove]
 SELECT prodpatterns_private.unmake_reference({table_name});
+-- [after]: run at the end of the migration, once Django has made its foreign keys (see
+-- prodpatterns_private.repair_sequences()).
+-- [after]
+SELECT prodpatterns_private.repair_sequences();

@@ -39,6 +39,12 @@ class Product(TenantModel):
     sku = models.CharField(max_length=50)
     name = models.CharField(max_length=100)
 
+    class Meta:
+        # Added in a later migration, on the distributed table.
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "sku"], name="citus_product_sku_uniq")
+        ]
+
 
 class Member(models.Model):
     """Which tenant a user works for: a shared table (not distributed) on the coordinator."""

@@ -1,0 +1,31 @@
+"""``prodpatterns check`` on the cluster: the Citus layout is what the models say, and a
+policy changed on the coordinator is found."""
+
+import pytest
+from django.db import connections
+
+from django_prodpatterns.ops import drift
+
+pytestmark = pytest.mark.django_db(databases=["default", "app"], transaction=True)
+
+
+def test_a_cluster_laid_out_by_its_migrations_has_no_drift():
+    """The drift check reads the Citus layout as the models describe it. The one app the
+    session leaves at its migration from before Citus mode (until test_switch_to_citus
+    moves it) differs exactly in its policies' form."""
+    found = drift.differences(connections["default"])
+    assert [line for line in found if not line.startswith("citus_switched.")] == []
+    assert all("tenant_rls" in line for line in found)
+
+
+def test_an_opened_policy_on_a_distributed_table_is_found():
+    table, policy = "citus_tenants_product", "citus_tenants_product_tenant_rls"
+    with connections["default"].cursor() as cursor:
+        cursor.execute(f"ALTER POLICY {policy} ON {table} USING (true)")
+    try:
+        found = drift.differences(connections["default"])
+        assert [line for line in found if policy in line and "USING (true)" in line]
+    finally:
+        with connections["default"].cursor() as cursor:
+            condition = "(tenant_id = (prodpatterns_tenant_id())::bigint)"
+            cursor.execute(f"ALTER POLICY {policy} ON {table} USING {condition}")
