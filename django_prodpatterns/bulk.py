@@ -29,8 +29,8 @@ from django.db.models.expressions import DatabaseDefault
 from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
-from .conf import app_settings
 from .context import TenantKey, require_tenant_pk
+from .db import signing
 from .exceptions import BulkWriteError, TenantMismatch
 from .markers import (
     TENANT_FIELD,
@@ -279,8 +279,9 @@ class _Rows:
 
     def staged(self) -> _Stage | _Values:
         """Where the INSERT reads the rows from: a staging table filled by COPY, or in
-        Citus mode the rows themselves, as VALUES lists."""
-        return _Values(self) if app_settings.citus else _Stage(self)
+        Citus mode on a Citus database the rows themselves, as VALUES lists."""
+        self.connection.ensure_connection()
+        return _Values(self) if signing.binding_of(self.connection).citus else _Stage(self)
 
     def execute(self, sql: str) -> int:
         return self._run(sql, lambda cursor: cursor.rowcount)

@@ -49,7 +49,6 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import sql as pgsql
 
-from ..conf import app_settings
 from ..context import channel_values
 from . import signing
 from .names import CONTEXT_SETTING
@@ -264,13 +263,13 @@ def forget_settings(connection: BaseDatabaseWrapper) -> None:
 def _needs_separate_statement(connection: BaseDatabaseWrapper, cursor: object, many: bool) -> bool:
     """Whether the settings cannot share the statement's query string.
 
-    On Citus never: a query string of more than one statement that reaches a distributed
-    table fails there ("cannot execute a distributed query from a query on a shard"), and
-    ``SET LOCAL`` sent on its own inside the transaction is what Citus forwards to the
-    workers' shards (``citus.propagate_set_commands = 'local'``).
+    On a Citus database in Citus mode never: a query string of more than one statement
+    that reaches a distributed table fails there ("cannot execute a distributed query from
+    a query on a shard"), and ``SET LOCAL`` sent on its own inside the transaction is what
+    Citus forwards to the workers' shards (``citus.propagate_set_commands = 'local'``).
     """
     return (
-        app_settings.citus
+        signing.binding_of(connection).citus
         or many
         or getattr(cursor, "name", None) is not None
         or bool(connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"))

@@ -78,15 +78,19 @@ _WRITABLE_SQL = """
     ), false)
 """
 
-# What a new connection learns: its backend pid, and which of set_context() (migration
-# prodpatterns.0007) and open_context() (0008) the database offers it.
+# What a new connection learns: its backend pid, which of set_context() (migration
+# prodpatterns.0007) and open_context() (0008) the database offers it, and whether the
+# database is a Citus one (the extension is there).
 _BIND_SQL = """
-    SELECT pg_backend_pid(), p.proname = 'set_context', p.proname = 'open_context'
+    SELECT pg_backend_pid(), p.proname = 'set_context', p.proname = 'open_context', c.citus
     FROM pg_catalog.pg_proc AS p
     JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
+    CROSS JOIN (SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension
+                               WHERE extname = 'citus') AS citus) AS c
     WHERE n.nspname = 'prodpatterns_private' AND p.proname IN ('set_context', 'open_context')
       AND has_schema_privilege(n.oid, 'USAGE') AND has_function_privilege(p.oid, 'EXECUTE')
-    UNION ALL SELECT pg_backend_pid(), false, false
+    UNION ALL SELECT pg_backend_pid(), false, false,
+        EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus')
 """
 
 # Attribute on a DatabaseWrapper: its Binding (absent until bind() ran, or after a
@@ -102,6 +106,8 @@ class Binding:
     ``nonce``: the session state's nonce (version 3), else ``None``.
     ``counter``: the last counter used; the next value takes the next one.
     ``set_context``: whether the database offers ``set_context()``.
+    ``citus``: Citus mode on a Citus database: the channel sends the context as a
+    statement of its own (see :mod:`.session`), and bulk writes send VALUES lists.
     ``pending``: set while the state was opened inside a transaction that has not
     committed (Django's ``run_on_commit`` list of that transaction): a rollback undoes it.
     """
@@ -111,6 +117,7 @@ class Binding:
     counter: int = 0
     set_context: bool = False
     pending: object = None
+    citus: bool = False
 
 
 @lru_cache(maxsize=4)
@@ -187,13 +194,15 @@ def bind(connection: BaseDatabaseWrapper) -> Binding:
     actual = rows[0][0]
     # On Citus the policies are judged on the workers' shards, in sessions of their own
     # that see the transaction's SET LOCAL but not what set_context() remembers on the
-    # coordinator: values are signed for any backend and sent by SET LOCAL only.
-    citus = app_settings.citus
+    # coordinator: values are signed for any backend and sent by SET LOCAL only. Only on
+    # a database that has Citus: another alias of the project keeps the session binding.
+    citus = app_settings.citus and rows[0][3]
     binding = Binding(
         pid=announced if actual == announced and not citus else 0,
-        set_context=not citus and any(caching or opening for _, caching, opening in rows),
+        set_context=not citus and any(caching or opening for _, caching, opening, _ in rows),
+        citus=citus,
     )
-    if any(opening for _, _, opening in rows):
+    if any(opening for _, _, opening, _ in rows):
         binding.nonce = ""
         if binding.pid:
             with raw.cursor() as cursor:

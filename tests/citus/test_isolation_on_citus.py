@@ -5,6 +5,7 @@ import pytest
 from django.db import DatabaseError, connections, transaction
 
 from django_prodpatterns.context import tenant_context
+from django_prodpatterns.db import signing
 from tests.citus.tenants.models import Customer
 
 pytestmark = pytest.mark.django_db(databases=["default", "app", "cross_tenant"], transaction=True)
@@ -136,3 +137,15 @@ def test_the_layout_functions_are_the_owners_only():
     ):
         with pytest.raises(DatabaseError, match="permission denied"):
             _raw(call)
+
+
+def test_the_context_goes_to_the_workers_signed_for_any_backend(two_tenants):
+    """The workers judge the policies in sessions of their own: the value is the layout
+    for any backend ('q'), sent by SET LOCAL (no set_context(), whose memory stays on the
+    coordinator), as a statement of its own."""
+    a, _ = two_tenants
+    with tenant_context(a):
+        ((value,),) = _raw("SELECT current_setting('prodpatterns.context', true)")
+    binding = signing.binding_of(connections[APP])
+    assert (binding.citus, binding.set_context, binding.pid) == (True, False, 0)
+    assert value[64] == signing.ANY_BACKEND
