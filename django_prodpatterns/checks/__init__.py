@@ -35,8 +35,12 @@
                       without a tenant column.
 ``prodpatterns.E042`` Citus mode: a database foreign key between a tenant table and a
                       shared one other than the tenant model.
+``prodpatterns.E044`` Citus mode: the role of a Citus database does not forward SET LOCAL to
+                      the workers (every tenant query returns nothing).
 ``prodpatterns.E043`` Citus mode: an audited tenant model (capture on distributed tables is not
                       supported yet).
+``prodpatterns.E044`` Citus mode: the role of a Citus database does not forward SET LOCAL to
+                      the workers (every tenant query returns nothing).
 =================== ==========================================================================
 
 The role checks connect to the database, so like Django's own database checks they run

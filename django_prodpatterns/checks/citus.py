@@ -10,12 +10,13 @@ from collections.abc import Sequence
 
 from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error, register
-from django.db import models
+from django.db import connections, models
 
 from ..conf import app_settings
 from ..db.generated import has_database_constraint, is_tenant_model
 from ..markers import AUDITED_MARKER, TENANT_FIELD
 from ..models.tenancy import get_tenant_model
+from ..ops.citus import PROPAGATE_SETTING
 from .inventory import installed_models, models_of
 
 
@@ -98,3 +99,31 @@ def _shared_references(model: type[models.Model]) -> list[CheckMessage]:
                 )
             )
     return messages
+
+
+def propagation_messages(alias: str) -> list[Error]:
+    """E044: in Citus mode, on a Citus database, the alias's role does not forward
+    ``SET LOCAL`` to the workers: the signed context never reaches a shard, whose policy
+    then admits nothing (fail closed: every tenant query returns no rows)."""
+    if not app_settings.citus:
+        return []
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus'),"
+            " current_setting(%s, true)",
+            [PROPAGATE_SETTING],
+        )
+        citus, value = cursor.fetchone()
+    if not citus or value == "local":
+        return []
+    return [
+        Error(
+            f"Database {alias!r} is a Citus database whose role does not forward SET LOCAL "
+            f"to the workers ({PROPAGATE_SETTING} is {value!r}): the tenant context never "
+            "reaches a shard, so every tenant query returns no rows.",
+            hint=f"Run `manage.py prodpatterns setup` in Citus mode, or ALTER ROLE <role> SET "
+            f"{PROPAGATE_SETTING} = 'local' for the role the alias connects as.",
+            obj=alias,
+            id="prodpatterns.E044",
+        )
+    ]

@@ -14,6 +14,7 @@ from django.db.utils import load_backend
 from ..conf import SETTINGS_NAME, app_settings, validate
 from ..context import audit_context
 from ..db import signing
+from .citus import propagation_messages
 from .inventory import tenant_models
 
 _ROLE_SQL = """
@@ -111,7 +112,11 @@ def role_messages(alias: str, relies_on_rls: bool) -> list[Error | Warning]:
         row = cursor.fetchone()
     role, is_superuser, bypasses_rls, _ = row
     if not (is_superuser or bypasses_rls):
-        return [*context_messages(alias), *privilege_messages(alias, role)]
+        return [
+            *context_messages(alias),
+            *privilege_messages(alias, role),
+            *propagation_messages(alias),
+        ]
     return bypass_messages(alias, row, relies_on_rls)
 
 

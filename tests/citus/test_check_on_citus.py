@@ -4,6 +4,7 @@ policy changed on the coordinator is found."""
 import pytest
 from django.db import connections
 
+from django_prodpatterns.checks import check_database_roles
 from django_prodpatterns.ops import drift
 
 pytestmark = pytest.mark.django_db(databases=["default", "app"], transaction=True)
@@ -29,3 +30,18 @@ def test_an_opened_policy_on_a_distributed_table_is_found():
         with connections["default"].cursor() as cursor:
             condition = "(tenant_id = (prodpatterns_tenant_id())::bigint)"
             cursor.execute(f"ALTER POLICY {policy} ON {table} USING {condition}")
+
+
+def test_a_role_that_does_not_forward_set_local_is_an_error():
+    """Without citus.propagate_set_commands = 'local' the context reaches no shard and
+    every tenant query returns nothing: E044 says so for the alias."""
+    assert check_database_roles(databases=["app"]) == []
+    with connections["app"].cursor() as cursor:
+        cursor.execute("SET citus.propagate_set_commands = 'none'")
+    try:
+        messages = check_database_roles(databases=["app"])
+    finally:
+        with connections["app"].cursor() as cursor:
+            cursor.execute("RESET citus.propagate_set_commands")
+    assert [m.id for m in messages] == ["prodpatterns.E044"]
+    assert "'none'" in messages[0].msg
