@@ -34,6 +34,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import CursorWrapper
 
 from ..db.audit import TRIGGER_SUFFIXES, AuditTriggers
+from ..db.citus import DistributedTable, ReferenceTable, is_citus
 from ..db.constraints import (
     TENANT_FUNCTION,
     RowLevelSecurity,
@@ -555,7 +556,49 @@ def differences(connection: BaseDatabaseWrapper) -> list[str]:
         *tenant_key_differences(connection),
         *function_differences(connection),
         *audit_log_differences(tables),
+        *citus_layout_differences(connection),
     ]
+
+
+def citus_layout_differences(connection: BaseDatabaseWrapper) -> list[str]:
+    """On a Citus database: every table the models distribute is distributed by its
+    tenant column, every reference table is one, and no foreign key is still set aside
+    (``prodpatterns_private.citus_held_keys``) waiting for a table to be laid out."""
+    if not is_citus(connection):
+        return []
+    found = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.logicalrelid::text, p.partmethod, p.repmodel,"
+            " pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)"
+            " FROM pg_catalog.pg_dist_partition AS p"
+        )
+        layout = {table: (method, model, column) for table, method, model, column in cursor}
+        for item in _generated((DistributedTable, ReferenceTable)):
+            table = connection.ops.quote_name(item.table)
+            actual = layout.get(table) or layout.get(item.table)
+            if isinstance(item.constraint, ReferenceTable):
+                if actual is None or actual[:2] != ("n", "t"):
+                    found.append(f"{item.where}: not a reference table")
+                continue
+            column = item.model._meta.get_field(item.constraint.field).column
+            if actual is None or actual[0] != "h":
+                found.append(f"{item.where}: not distributed")
+            elif actual[2] != column:
+                found.append(f"{item.where}: distributed by {actual[2]}, expected {column}")
+        cursor.execute("SELECT to_regclass('prodpatterns_private.citus_held_keys') IS NOT NULL")
+        (exists,) = cursor.fetchone()
+        if exists:
+            cursor.execute(
+                "SELECT relation::text, name, referenced::text"
+                " FROM prodpatterns_private.citus_held_keys ORDER BY 1, 2"
+            )
+            found += [
+                f"{relation}: foreign key {name} to {referenced} is set aside until both "
+                "tables are laid out (run migrate for the app that distributes them)"
+                for relation, name, referenced in cursor.fetchall()
+            ]
+    return found
 
 
 def checked(connection: BaseDatabaseWrapper) -> str:

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db import connections
 
 from django_prodpatterns.context import tenant_context
+from django_prodpatterns.ops import drift
 from django_prodpatterns.testing import assert_tenant_isolation
 from tests.citus.helpers import APP, task_count
 from tests.citus.switched.models import Account, Invoice, Note
@@ -78,6 +79,7 @@ def test_rows_of_a_project_on_one_server_move_onto_the_cluster(tenant_pair):
         ("citus_switched_note", "prodpatterns_tenant", 1),
     ]
     assert _rows(held) == []
+    assert drift.differences(connections["default"]) == []
     for tenant, accounts in ((a, 3), (b, 2)):
         with tenant_context(tenant):
             assert Account.objects.using(APP).count() == accounts
