@@ -51,7 +51,7 @@ from django.utils import timezone
 from . import signals
 from .conf import app_settings
 from .context import TenantKey, get_current_tenant_pk
-from .exceptions import RestoreConflict, SoftDeleteCascadeError
+from .exceptions import RestoreConflict, SoftDeleteCascadeError, TenantRequired
 from .markers import (
     DELETED_AT,
     DELETION_BATCH,
@@ -238,7 +238,14 @@ def _routed(model: type[models.Model], tenant: TenantKey | None) -> TenantKey | 
     statement whose tables are joined on anything but the tenant only when each names one
     tenant, and routes it to that tenant's shard)."""
     if tenant is None and app_settings.citus and is_tenant_scoped(model):
-        return get_current_tenant_pk()
+        tenant = get_current_tenant_pk()
+        if tenant is None:
+            # Citus would refuse the cascade's joins across tenants, with an error that
+            # does not say why; say it before anything is written.
+            raise TenantRequired(
+                f"{model._meta.label}: in Citus mode a soft delete or restore runs within one "
+                "tenant: run it under tenant_context() (the commands: --tenant)."
+            )
     return tenant
 
 

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection, connections
 from psycopg import sql as pgsql
 
+from django_prodpatterns import deletion
 from django_prodpatterns.bulk import copy_insert
 from django_prodpatterns.context import tenant_context
 from django_prodpatterns.db import signing
@@ -23,6 +24,7 @@ from django_prodpatterns.db.citus import (
     worker_statements,
 )
 from django_prodpatterns.devserver import citus as cluster
+from django_prodpatterns.exceptions import TenantRequired
 from tests.composed.models import Invoice, InvoiceLine
 from tests.helpers import APP, CROSS, superuser_url
 
@@ -194,3 +196,18 @@ def test_the_cluster_helper_finds_citus_where_it_is_installed(tmp_path):
     assert cluster.main(["stop", str(tmp_path)]) == 0  # no servers there: nothing to stop
     if found is None:
         assert cluster.main(["start", str(tmp_path / "c")]) == 1
+
+
+def test_a_cascade_without_a_tenant_is_refused_in_citus_mode(citus_mode, invoice_tenants):
+    """Citus plans a cascade's joins within one tenant only, so Citus mode asks for one
+    (the same code path on one server); nothing is written."""
+    a, _ = invoice_tenants
+    with tenant_context(a):
+        invoice = Invoice.objects.using(APP).create(number="X-1")
+    rows = Invoice._base_manager.using(CROSS).filter(pk=invoice.pk)  # every tenant's
+    with pytest.raises(TenantRequired, match="within one tenant"):
+        deletion.soft_delete(rows)
+    with pytest.raises(TenantRequired, match="within one tenant"):
+        deletion.restore(rows)
+    with tenant_context(a):
+        assert Invoice.objects.using(APP).filter(pk=invoice.pk).exists()

@@ -7,7 +7,7 @@ from django.db import connections, transaction
 
 from django_prodpatterns.bulk import copy_insert, upsert
 from django_prodpatterns.context import tenant_context
-from django_prodpatterns.exceptions import ConflictError, TenantMismatch
+from django_prodpatterns.exceptions import ConflictError, TenantMismatch, TenantRequired
 from django_prodpatterns.pagination import KeysetPaginator
 from django_prodpatterns.testing import assert_tenant_isolation
 from tests.citus.helpers import APP, plan_tasks, task_count
@@ -200,3 +200,15 @@ def test_a_bulk_row_of_another_tenant_writes_nothing(shop):
                 using=APP,
             )
         assert Product.objects.using(APP).count() == before
+
+
+def test_a_cascade_across_tenants_is_refused_before_anything_is_written(shop):
+    """Citus plans a cascade's joins within one tenant only: without a tenant (the
+    cross-tenant alias, no context) the delete says so and writes nothing."""
+    (a, _), made = shop
+    customer = made[a.pk][0]
+    with pytest.raises(TenantRequired, match="within one tenant"):
+        Customer.all_objects.cross_tenant().filter(pk=customer.pk).delete()
+    with tenant_context(a):
+        assert Customer.objects.using(APP).filter(pk=customer.pk).exists()
+        assert Order.objects.using(APP).count() == 2
