@@ -51,7 +51,7 @@ from django.utils import timezone
 from . import signals
 from .conf import app_settings
 from .context import TenantKey, get_current_tenant_pk
-from .exceptions import RestoreConflict, SoftDeleteCascadeError, TenantRequired
+from .exceptions import RestoreConflict, SoftDeleteCascadeError
 from .markers import (
     DELETED_AT,
     DELETION_BATCH,
@@ -98,6 +98,11 @@ class DeletionRun:
         if count:
             self.counts[model._meta.label] += count
             self.models[model._meta.label] = model
+
+    def absorb(self, other: DeletionRun) -> None:
+        """Count ``other``'s rows as this run's (a run over several tenants, one at a time)."""
+        self.counts.update(other.counts)
+        self.models.update(other.models)
 
     @property
     def result(self) -> tuple[int, dict[str, int]]:
@@ -232,21 +237,21 @@ def _parents_alive(
     return condition
 
 
-def _routed(model: type[models.Model], tenant: TenantKey | None) -> TenantKey | None:
-    """The tenant a cascade is bounded by: the one given; in Citus mode, without one, the
-    current tenant for a tenant model, so that every statement names it (Citus plans a
-    statement whose tables are joined on anything but the tenant only when each names one
-    tenant, and routes it to that tenant's shard)."""
-    if tenant is None and app_settings.citus and is_tenant_scoped(model):
-        tenant = get_current_tenant_pk()
-        if tenant is None:
-            # Citus would refuse the cascade's joins across tenants, with an error that
-            # does not say why; say it before anything is written.
-            raise TenantRequired(
-                f"{model._meta.label}: in Citus mode a soft delete or restore runs within one "
-                "tenant: run it under tenant_context() (the commands: --tenant)."
-            )
-    return tenant
+def _tenants_of(
+    model: type[models.Model], queryset: models.QuerySet[models.Model], tenant: TenantKey | None
+) -> list[TenantKey | None]:
+    """The tenants a cascade runs for, one after the other: the one given. In Citus mode a
+    tenant model's cascade always names its tenant in every statement (Citus plans the
+    joins of a cascade within one tenant only, and routes each statement to that tenant's
+    shard): without one given, the current tenant, or else each tenant the rows of
+    ``queryset`` belong to."""
+    if tenant is not None or not (app_settings.citus and is_tenant_scoped(model)):
+        return [tenant]
+    current = get_current_tenant_pk()
+    if current is not None:
+        return [current]
+    column = f"{TENANT_FIELD}_id"
+    return sorted(queryset.order_by().values_list(column, flat=True).distinct(), key=str)
 
 
 def _check_not_sliced(queryset: models.QuerySet[models.Model], verb: str) -> None:
@@ -288,21 +293,31 @@ def soft_delete_operation(
     """Like :func:`soft_delete`, returning the :class:`DeletionRun` (batch id, timestamp)."""
     _check_not_sliced(queryset, "delete")
     model, using = queryset.model, queryset.db
-    tenant = _routed(model, tenant)
-    roots = queryset.filter(**{f"{DELETED_AT}__isnull": True}).values("pk")
     run = DeletionRun(batch=uuid.uuid4(), when=timezone.now())
     with transaction.atomic(using=using):
+        parts = [
+            (
+                t,
+                queryset.filter(_in_tenant(model, t), **{f"{DELETED_AT}__isnull": True}).values(
+                    "pk"
+                ),
+            )
+            for t in _tenants_of(model, queryset, tenant)
+        ]
         # PROTECT/RESTRICT are decided by reads before anything is written; only a
         # cascade too deep to unroll (see check_protected_before) is checked after
         # marking, inside this transaction, and rolled back with it.
-        checked = check_protected_before(model, roots, using, tenant)
+        checked = {t: check_protected_before(model, roots, using, t) for t, roots in parts}
         if signals.pre_soft_delete.has_listeners(model):
             sid = savepoint_create(using=using)
-            trial = _mark_deleted(model, roots, run.batch, run.when, using, checked, tenant)
+            trial = DeletionRun(batch=run.batch, when=run.when)
+            for t, roots in parts:
+                trial.absorb(_mark_deleted(model, roots, run.batch, run.when, using, checked[t], t))
             pks = trial.pks(using)
             transaction.savepoint_rollback(sid, using=using)
             signals.pre_soft_delete.send(sender=model, batch=run.batch, pks=pks, using=using)
-        run = _mark_deleted(model, roots, run.batch, run.when, using, checked, tenant)
+        for t, roots in parts:
+            run.absorb(_mark_deleted(model, roots, run.batch, run.when, using, checked[t], t))
         if run.counts and signals.post_soft_delete.has_listeners(model):
             signals.post_soft_delete.send(
                 sender=model, batch=run.batch, pks=run.pks(using), using=using
@@ -560,30 +575,38 @@ def restore_operation(
     """Like :func:`restore`, returning the :class:`DeletionRun`."""
     _check_not_sliced(queryset, "restore")
     model, using = queryset.model, queryset.db
-    tenant = _routed(model, tenant)
-    roots: models.QuerySet[models.Model, Any] = queryset.filter(**{f"{DELETED_AT}__isnull": False})
+    dead: models.QuerySet[models.Model, Any] = queryset.filter(**{f"{DELETED_AT}__isnull": False})
     run = DeletionRun(batch=uuid.uuid4(), when=timezone.now())
-    progress: dict[str, Any] = {}  # "model" and "batches" as the restore goes
+    progress: dict[str, Any] = {"tenant": tenant}  # "model" and "batches" as the restore goes
     try:
         with transaction.atomic(using=using):
-            batches = list(roots.order_by().values_list(DELETION_BATCH, flat=True).distinct())
+            batches = list(dead.order_by().values_list(DELETION_BATCH, flat=True).distinct())
             if not batches:
                 return run
-            roots = roots.values("pk")
+            parts = [
+                (t, dead.filter(_in_tenant(model, t)).values("pk"))
+                for t in _tenants_of(model, dead, tenant)
+            ]
             extra = {"batches": batches, "using": using}
             if signals.pre_restore.has_listeners(model):
                 sid = savepoint_create(using=using)
-                trial = _mark_restored(model, roots, batches, run, using, {}, tenant)
+                trial = DeletionRun(batch=run.batch, when=run.when)
+                for t, roots in parts:
+                    trial.absorb(_mark_restored(model, roots, batches, run, using, {}, t))
                 pks = trial.pks(using)
                 transaction.savepoint_rollback(sid, using=using)
                 signals.pre_restore.send(sender=model, batch=run.batch, pks=pks, **extra)
-            run = _mark_restored(model, roots, batches, run, using, progress, tenant)
+            for t, roots in parts:
+                progress["tenant"] = t
+                run.absorb(_mark_restored(model, roots, batches, run, using, progress, t))
             if run.counts and signals.post_restore.has_listeners(model):
                 signals.post_restore.send(
                     sender=model, batch=run.batch, pks=run.pks(using), **extra
                 )
     except IntegrityError as exc:
-        conflict = _find_conflict(progress.get("model"), progress.get("batches", []), using, tenant)
+        conflict = _find_conflict(
+            progress.get("model"), progress.get("batches", []), using, progress["tenant"]
+        )
         if conflict is None:
             raise
         raise RestoreConflict(conflict) from exc
@@ -704,7 +727,9 @@ def purge(
         The number of rows of ``queryset.model`` purged.
     """
     model, using = queryset.model, queryset.db
-    tenant = _routed(model, tenant)
+    tenants = _tenants_of(model, queryset, tenant)
+    if tenants != [tenant]:  # Citus mode, without a tenant: one tenant after the other
+        return sum(purge(queryset, batch_size, progress, tenant=t) for t in tenants)
     dead = queryset.filter(_in_tenant(model, tenant), **{f"{DELETED_AT}__isnull": False})
     dead = dead.order_by("pk")
     total = dead.count()

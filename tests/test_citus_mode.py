@@ -24,7 +24,6 @@ from django_prodpatterns.db.citus import (
     worker_statements,
 )
 from django_prodpatterns.devserver import citus as cluster
-from django_prodpatterns.exceptions import TenantRequired
 from tests.composed.models import Invoice, InvoiceLine
 from tests.helpers import APP, CROSS, superuser_url
 
@@ -198,16 +197,28 @@ def test_the_cluster_helper_finds_citus_where_it_is_installed(tmp_path):
         assert cluster.main(["start", str(tmp_path / "c")]) == 1
 
 
-def test_a_cascade_without_a_tenant_is_refused_in_citus_mode(citus_mode, invoice_tenants):
-    """Citus plans a cascade's joins within one tenant only, so Citus mode asks for one
-    (the same code path on one server); nothing is written."""
-    a, _ = invoice_tenants
-    with tenant_context(a):
-        invoice = Invoice.objects.using(APP).create(number="X-1")
-    rows = Invoice._base_manager.using(CROSS).filter(pk=invoice.pk)  # every tenant's
-    with pytest.raises(TenantRequired, match="within one tenant"):
+def test_a_cascade_without_a_tenant_runs_once_per_tenant_in_citus_mode(citus_mode, invoice_tenants):
+    """Citus plans a cascade's joins within one tenant only, so Citus mode runs a delete,
+    a restore and a purge without a tenant once per tenant of the rows (the same code on
+    one server), every statement naming its tenant."""
+    a, b = invoice_tenants
+    made = []
+    for tenant in (a, b):
+        with tenant_context(tenant):
+            invoice = Invoice.objects.using(APP).create(number="X-1")
+            InvoiceLine.objects.using(APP).create(invoice=invoice)
+            made.append(invoice.pk)
+    rows = Invoice._base_manager.using(CROSS).filter(pk__in=made)  # both tenants'
+    statements, wrapper = recorded(CROSS)
+    with wrapper:
+        assert deletion.soft_delete(rows) == (4, {"composed.Invoice": 2, "composed.InvoiceLine": 2})
+        assert deletion.restore(rows)[0] == 4
         deletion.soft_delete(rows)
-    with pytest.raises(TenantRequired, match="within one tenant"):
-        deletion.restore(rows)
-    with tenant_context(a):
-        assert Invoice.objects.using(APP).filter(pk=invoice.pk).exists()
+        assert deletion.purge(rows) == 2
+    writes = [s[s.index("UPDATE") :] for s in statements if "UPDATE " in s]
+    assert len(writes) == 12  # two tables, two tenants, three runs
+    assert all('"tenant_id" = ' in sql.split(" WHERE ")[1] for sql in writes)
+    for tenant in (a, b):
+        with tenant_context(tenant):
+            assert Invoice.all_objects.using(APP).count() == 0
+            assert InvoiceLine.all_objects.using(APP).count() == 0

@@ -7,11 +7,13 @@ from django.db import connections, transaction
 
 from django_prodpatterns.bulk import copy_insert, upsert
 from django_prodpatterns.context import tenant_context
-from django_prodpatterns.exceptions import ConflictError, TenantMismatch, TenantRequired
+from django_prodpatterns.exceptions import ConflictError, TenantMismatch
 from django_prodpatterns.pagination import KeysetPaginator
 from django_prodpatterns.testing import assert_tenant_isolation
 from tests.citus.helpers import APP, plan_tasks, task_count
 from tests.citus.tenants.models import Customer, Order, OrderLine, Product
+
+CROSS = "cross_tenant"
 
 pytestmark = pytest.mark.django_db(databases=["default", "app", "cross_tenant"], transaction=True)
 
@@ -202,13 +204,31 @@ def test_a_bulk_row_of_another_tenant_writes_nothing(shop):
         assert Product.objects.using(APP).count() == before
 
 
-def test_a_cascade_across_tenants_is_refused_before_anything_is_written(shop):
+def test_a_cascade_across_tenants_runs_one_tenant_after_the_other(shop):
     """Citus plans a cascade's joins within one tenant only: without a tenant (the
-    cross-tenant alias, no context) the delete says so and writes nothing."""
-    (a, _), made = shop
-    customer = made[a.pk][0]
-    with pytest.raises(TenantRequired, match="within one tenant"):
-        Customer.all_objects.cross_tenant().filter(pk=customer.pk).delete()
-    with tenant_context(a):
-        assert Customer.objects.using(APP).filter(pk=customer.pk).exists()
-        assert Order.objects.using(APP).count() == 2
+    cross-tenant alias, no context) the delete and the restore run once per tenant the
+    rows belong to, every statement naming its tenant and routed to its shard."""
+    (a, b), made = shop
+    customers = [made[a.pk][0].pk, made[b.pk][0].pk]
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connections[CROSS].execute_wrapper(record):
+        assert Customer.all_objects.cross_tenant().filter(pk__in=customers).delete()[0] == 14
+    for tenant in (a, b):
+        with tenant_context(tenant):
+            assert Order.objects.using(APP).count() == 0
+            assert OrderLine.deleted_objects.using(APP).count() == 4
+    writes = [(sql, p) for sql, p in statements if sql.lstrip().upper().startswith("UPDATE")]
+    assert len(writes) == 6  # customers, orders, lines: once per tenant
+    with transaction.atomic(using=CROSS):
+        for sql, params in writes:
+            assert plan_tasks(sql, params, using=CROSS) == 1, sql
+    restored = Customer.all_objects.cross_tenant().filter(pk__in=customers).restore()
+    assert restored[0] == 14
+    for tenant in (a, b):
+        with tenant_context(tenant):
+            assert OrderLine.objects.using(APP).count() == 4
