@@ -121,11 +121,7 @@ def test_what_the_workers_receive_verifies_the_applications_values(django_db_blo
         admin.execute(pgsql.SQL("DROP DATABASE IF EXISTS {}").format(pgsql.Identifier(name)))
         admin.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
     try:
-        inner, outer = signing.padded_keys(signing.context_key())
-        key = (
-            f"INSERT INTO {signing.KEY_TABLE} (id, inner_key, outer_key)"
-            f" VALUES (1, '\\x{inner.hex()}'::bytea, '\\x{outer.hex()}'::bytea)"
-        )
+        key = signing.key_statement(*signing.padded_keys(signing.context_key()))
         command = worker_statements(connection, key)
         value = signing.sign_fresh(signing.payload("42", "7", "{}"), signing.Binding(pid=0))
         with psycopg.connect(superuser_url(), dbname=name) as node:

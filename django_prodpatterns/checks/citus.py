@@ -13,6 +13,7 @@ from django.core.checks import CheckMessage, Error, register
 from django.db import connections, models
 
 from ..conf import app_settings
+from ..db.citus import is_citus
 from ..db.generated import has_database_constraint, is_tenant_model
 from ..markers import AUDITED_MARKER, TENANT_FIELD
 from ..models.tenancy import get_tenant_model
@@ -107,14 +108,13 @@ def propagation_messages(alias: str) -> list[Error]:
     then admits nothing (fail closed: every tenant query returns no rows)."""
     if not app_settings.citus:
         return []
-    with connections[alias].cursor() as cursor:
-        cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus'),"
-            " current_setting(%s, true)",
-            [PROPAGATE_SETTING],
-        )
-        citus, value = cursor.fetchone()
-    if not citus or value == "local":
+    connection = connections[alias]
+    if not is_citus(connection):
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s, true)", [PROPAGATE_SETTING])
+        (value,) = cursor.fetchone()
+    if value == "local":
         return []
     return [
         Error(

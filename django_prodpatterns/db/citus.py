@@ -160,7 +160,7 @@ def worker_statements(connection: BaseDatabaseWrapper, key: str) -> str:
 
 
 def is_citus(connection: BaseDatabaseWrapper) -> bool:
-    """Whether ``connection``'s database has the Citus extension with workers."""
+    """Whether ``connection``'s database has the Citus extension."""
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:

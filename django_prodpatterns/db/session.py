@@ -269,10 +269,10 @@ def _needs_separate_statement(connection: BaseDatabaseWrapper, cursor: object, m
     Citus forwards to the workers' shards (``citus.propagate_set_commands = 'local'``).
     """
     return (
-        signing.binding_of(connection).citus
-        or many
+        many
         or getattr(cursor, "name", None) is not None
         or bool(connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"))
+        or signing.binding_of(connection).citus
     )
 
 

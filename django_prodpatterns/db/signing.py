@@ -290,13 +290,18 @@ def install_key(using: str = "default", **kwargs: object) -> None:
             _rename_cache(cursor)
     if app_settings.citus and is_citus(connection):
         # The workers verify the context in their own sessions: each has the key too.
-        literal = (
-            f"INSERT INTO {KEY_TABLE} (id, inner_key, outer_key)"
-            f" VALUES (1, '\\x{inner.hex()}'::bytea, '\\x{outer.hex()}'::bytea)"
-            " ON CONFLICT (id) DO UPDATE SET inner_key = excluded.inner_key,"
-            " outer_key = excluded.outer_key"
-        )
-        install_on_workers(connection, literal)
+        install_on_workers(connection, key_statement(inner, outer))
+
+
+def key_statement(inner: bytes, outer: bytes) -> str:
+    """The statement that writes the key, its values spelled in (for a command that runs
+    elsewhere, such as ``run_command_on_workers()``, which takes no parameters)."""
+    return (
+        f"INSERT INTO {KEY_TABLE} (id, inner_key, outer_key)"
+        f" VALUES (1, '\\x{inner.hex()}'::bytea, '\\x{outer.hex()}'::bytea)"
+        " ON CONFLICT (id) DO UPDATE SET inner_key = excluded.inner_key,"
+        " outer_key = excluded.outer_key"
+    )
 
 
 def _rename_cache(cursor: CursorWrapper) -> None:

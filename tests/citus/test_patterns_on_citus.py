@@ -11,19 +11,19 @@ from django_prodpatterns.exceptions import ConflictError, TenantMismatch
 from django_prodpatterns.pagination import KeysetPaginator
 from django_prodpatterns.testing import assert_tenant_isolation
 from tests.citus.helpers import APP, plan_tasks, task_count
-from tests.citus.tenants.models import Customer, Order, OrderLine, Product
+from tests.citus.tenants.models import Customer, Ledger, Order, OrderLine, Product, VipCustomer
 
 CROSS = "cross_tenant"
 
 pytestmark = pytest.mark.django_db(databases=["default", "app", "cross_tenant"], transaction=True)
 
-TENANT_MODELS = [Customer, Order, OrderLine, Product]
+TENANT_MODELS = [Customer, Order, OrderLine, Product, Ledger]
 
 
 def _clean(tenants):
     for tenant in tenants:
         with tenant_context(tenant):
-            for model in (OrderLine, Order, Product, Customer):
+            for model in (OrderLine, Order, Product, Customer, Ledger):
                 model._base_manager.using(APP).filter(tenant_id=tenant.pk).delete()
 
 
@@ -53,6 +53,7 @@ def _make(model, tenant, made):
         Product: lambda: Product(sku="leak", name="leak"),
         Order: lambda: Order(customer=customer, number=99),
         OrderLine: lambda: OrderLine(order=orders[0], product=product),
+        Ledger: lambda: Ledger(amount=5),
     }[model]()
 
 
@@ -72,6 +73,9 @@ def test_a_lookup_and_a_page_are_routed_to_one_shard(shop):
         assert task_count(Order.objects.using(APP).filter(customer=customer)) == 1
         page = Order.objects.using(APP).order_by("-id")[:50]
         assert task_count(page) == 1
+        assert task_count(VipCustomer.objects.using(APP).filter(pk=customer.pk)) == 1
+        entry = Ledger.objects.using(APP).create(amount=1)
+        assert task_count(Ledger.objects.using(APP).filter(pk=entry.pk)) == 1
         # A join between colocated tenant tables stays on the tenant's shard.
         joined = OrderLine.objects.using(APP).filter(order__customer=customer)
         assert task_count(joined) == 1

@@ -54,3 +54,21 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.tenant_id}"
+
+
+class Ledger(TenantModel):
+    """A table and key of the user's naming (mixed case, a space): every name the layout
+    writes is quoted."""
+
+    entry = models.BigAutoField(primary_key=True, db_column="Entry No")
+    amount = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "CitusLedger"
+
+
+class VipCustomer(Customer):
+    """A proxy: no table nor layout of its own, routed like its concrete model."""
+
+    class Meta:
+        proxy = True
