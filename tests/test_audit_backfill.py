@@ -245,7 +245,7 @@ def test_off_postgresql_the_block_is_a_plain_transaction():
 
 
 def test_the_trigger_function_is_the_current_version():
-    """The app's latest function migration (0011) installed exactly the file AuditTriggers
+    """The app's latest function migration (0012) installed exactly the file AuditTriggers
     creates when none exists."""
     text = in_schema(sql_file(AUDIT_FUNCTION), connections["default"])
     body = text.split("$fn$")[1]
@@ -254,7 +254,7 @@ def test_the_trigger_function_is_the_current_version():
             "SELECT prosrc FROM pg_proc WHERE oid = 'prodpatterns_audit()'::regprocedure"
         )
         assert cursor.fetchone()[0] == body
-    assert AUDIT_FUNCTION == "audit_function_v5.sql"
+    assert AUDIT_FUNCTION == "audit_function_v6.sql"
 
 
 def test_the_entry_reads_sensibly_in_the_admin_and_prune_audit_treats_it_like_any(

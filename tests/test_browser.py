@@ -21,6 +21,7 @@ import pytest
 from tests.demo_server import ROOT, demo_folder, demo_server, wait_for_login
 
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
@@ -105,11 +106,15 @@ class Visitor:
 
     def click(self, selector, navigates=True):
         """Click; by default wait until the browser has left the page (then it loads the
-        next one before anything reads it)."""
+        next one before anything reads it). Chromedriver may answer a poll made while the
+        page is being torn down with "unhandled inspector error" instead of "stale": that
+        poll is repeated, not taken as a failure."""
         page = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.find_element(By.CSS_SELECTOR, selector).click()
         if navigates:
-            WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
+            WebDriverWait(self.driver, 30, ignored_exceptions=(WebDriverException,)).until(
+                expected_conditions.staleness_of(page)
+            )
 
     def fill(self, selector, value):
         field = self.driver.find_element(By.CSS_SELECTOR, selector)

@@ -9,7 +9,9 @@ from django.db import models
 from django.test.utils import isolate_apps
 
 from django_prodpatterns.checks import check_citus_shapes, check_tenant_models
+from django_prodpatterns.markers import AUDITED_MARKER
 from django_prodpatterns.models import TenantModel
+from django_prodpatterns.models.tenancy import get_tenant_model
 
 
 def _ids(messages, obj_label=None):
@@ -58,10 +60,21 @@ def test_keys_between_tenant_and_shared_tables_are_errors(citus_mode, field, exp
     assert ("prodpatterns.E042" in _ids(check_citus_shapes(_zoo()), field)) is expected
 
 
-def test_audited_tenant_models_are_errors_in_citus_mode(citus_mode):
-    assert "prodpatterns.E043" in _ids(check_citus_shapes(_zoo()), "menagerie.Badge")
-    # A shared model stays on the coordinator, where capture works as before.
-    assert "prodpatterns.E043" not in _ids(check_citus_shapes(_zoo()), "menagerie.Entry")
+def test_audited_tenant_and_shared_models_are_captured_in_citus_mode(citus_mode):
+    """Tenant tables row by row on their shards, shared ones on the coordinator."""
+    messages = check_citus_shapes(_zoo())
+    assert "prodpatterns.E043" not in _ids(messages, "menagerie.Badge")
+    assert "prodpatterns.E043" not in _ids(messages, "menagerie.Entry")
+
+
+def test_an_audited_tenant_model_is_an_error_in_citus_mode(citus_mode, monkeypatch):
+    """The tenant model is a reference table, a copy on every node: its triggers would run
+    on each node. (The project's tenant model, audited: here the default one, marked.)"""
+    tenant_model = get_tenant_model()
+    assert "prodpatterns.E043" not in _ids(check_citus_shapes())
+    monkeypatch.setattr(tenant_model, AUDITED_MARKER, True, raising=False)
+    assert "prodpatterns.E043" in _ids(check_citus_shapes(), tenant_model._meta.label)
+    assert "prodpatterns.E043" not in _ids(check_citus_shapes(_zoo()))  # another app's
 
 
 @isolate_apps("tests.testapp")

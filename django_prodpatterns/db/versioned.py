@@ -56,7 +56,7 @@ SCHEMA = "@schema@"
 # its line here (tests/test_drift.py fails on a freshly migrated database otherwise).
 CURRENT_FUNCTIONS = {
     "context_functions": 3,
-    "audit_function": 5,
+    "audit_function": 6,
     "audit_guard": 2,
     "stage_function": 1,
 }

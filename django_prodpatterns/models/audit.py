@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..conf import app_settings
 from ..context import audit_context
 from ..exceptions import ConflictError
 from ..markers import (
     BOOKKEEPING_FIELDS,
+    TENANT_FIELD,
     UPDATED_AT,
     VERSION,
     has_updated_at,
+    is_tenant_scoped,
     is_versioned,
 )
 from ..relations import concrete_model_of
@@ -49,10 +53,28 @@ def audit_label(model: type[models.Model] | models.Model) -> str:
     return concrete_model_of(model)._meta.label
 
 
+def on_tenant_shard(tenant_key: object) -> RawSQL:
+    """In Citus mode: the log's entries on ``tenant_key``'s shard (the log's distribution
+    column, ``shard_tenant``, which its model does not declare: its type is the tenant
+    key's, set when the log is distributed by ``prodpatterns_private.distribute_log()``)."""
+    return RawSQL(
+        f'{connection.ops.quote_name(AuditLog._meta.db_table)}."shard_tenant" = %s',
+        (tenant_key,),
+        output_field=models.BooleanField(),
+    )
+
+
 class AuditLogQuerySet(models.QuerySet):
     def for_object(self, obj: models.Model) -> AuditLogQuerySet:
-        """Entries of one row, newest first (a proxy instance finds its table's entries)."""
-        return self.filter(model=audit_label(obj), object_pk=str(obj.pk)).order_by("-id")
+        """Entries of one row, newest first (a proxy instance finds its table's entries).
+
+        In Citus mode a tenant row's entries are on its tenant's shard of the log: the
+        query names that shard's key, so Citus sends it to that shard alone.
+        """
+        entries = self.filter(model=audit_label(obj), object_pk=str(obj.pk))
+        if app_settings.citus and is_tenant_scoped(obj):
+            entries = entries.filter(on_tenant_shard(getattr(obj, f"{TENANT_FIELD}_id")))
+        return entries.order_by("-id")
 
     def for_actor(self, user: object) -> AuditLogQuerySet:
         return self.filter(actor_id=str(getattr(user, "pk", user))).order_by("-id")

@@ -63,6 +63,8 @@ AUDIT_LOG_TRIGGERS = (
 )
 AUDIT_LOG_POLICY = "prodpatterns_auditlog_tenant"
 AUDIT_LOG_CONDITION = "tenant_id IS NOT DISTINCT FROM (SELECT {schema}.prodpatterns_tenant_id())"
+# The log distributed on Citus (prodpatterns_private.distribute_log()): no subquery.
+DISTRIBUTED_LOG_CONDITION = "tenant_id IS NOT DISTINCT FROM {schema}.prodpatterns_tenant_id()"
 
 
 @dataclass(frozen=True)
@@ -460,9 +462,11 @@ def function_differences(connection: BaseDatabaseWrapper) -> list[str]:
 AUDIT_LOG = Generated("prodpatterns.AuditLog", AUDIT_LOG_TABLE, None, None)
 
 
-def _audit_log_guard(schema: str) -> Build:
+def _audit_log_guard(schema: str, distributed: bool) -> Build:
     """How the log's own policy and append-only triggers are created on its copy."""
-    condition = AUDIT_LOG_CONDITION.format(schema=schema)
+    condition = (DISTRIBUTED_LOG_CONDITION if distributed else AUDIT_LOG_CONDITION).format(
+        schema=schema
+    )
 
     def build(
         cursor: CursorWrapper, editor: BaseDatabaseSchemaEditor, item: Generated, copy: str
@@ -542,7 +546,7 @@ def differences(connection: BaseDatabaseWrapper) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_catalog.current_schema()")
         (schema,) = cursor.fetchone()
-    guard = _audit_log_guard(connection.ops.quote_name(schema))
+    guard = _audit_log_guard(connection.ops.quote_name(schema), _log_is_distributed(connection))
     tables = read_tables(
         connection,
         [
@@ -558,6 +562,20 @@ def differences(connection: BaseDatabaseWrapper) -> list[str]:
         *audit_log_differences(tables),
         *citus_layout_differences(connection),
     ]
+
+
+def _log_is_distributed(connection: BaseDatabaseWrapper) -> bool:
+    """Whether the audit log is distributed (on a Citus database, in Citus mode)."""
+    if not is_citus(connection):
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition"
+            " WHERE logicalrelid = pg_catalog.to_regclass(%s) AND partmethod = 'h')",
+            [AUDIT_LOG_TABLE],
+        )
+        (distributed,) = cursor.fetchone()
+    return bool(distributed)
 
 
 def citus_layout_differences(connection: BaseDatabaseWrapper) -> list[str]:
@@ -586,6 +604,12 @@ def citus_layout_differences(connection: BaseDatabaseWrapper) -> list[str]:
                 found.append(f"{item.where}: not distributed")
             elif actual[2] != column:
                 found.append(f"{item.where}: distributed by {actual[2]}, expected {column}")
+        log = layout.get(AUDIT_LOG_TABLE)
+        if _generated((DistributedTable,)):
+            if log is None or log[0] != "h":
+                found.append(f"{AUDIT_LOG_TABLE}: not distributed beside the tenant tables")
+            elif log[2] != "shard_tenant":
+                found.append(f"{AUDIT_LOG_TABLE}: distributed by {log[2]}, expected shard_tenant")
         cursor.execute("SELECT to_regclass('prodpatterns_private.citus_held_keys') IS NOT NULL")
         (exists,) = cursor.fetchone()
         if exists:

@@ -88,6 +88,11 @@ def test_rows_of_a_project_on_one_server_move_onto_the_cluster(tenant_pair):
             assert task_count(Invoice.objects.using(APP).filter(account=first)) == 1
             Account.objects.using(APP).filter(pk=first.pk).delete()  # cascades on the shard
             assert Invoice.deleted_objects.using(APP).count() == 2
+            # Audited on one server by statement triggers, row by row on the cluster: one
+            # history, on the tenant's shard of the log.
+            history = first.audit_history().using(APP)
+            assert [entry.action for entry in history] == ["soft_delete", "create"]
+            assert task_count(history) == 1
     assert Note.objects.using("default").count() == 2
     assert_tenant_isolation(
         Invoice,

@@ -23,12 +23,65 @@ CREATE TABLE IF NOT EXISTS prodpatterns_private.citus_held_keys (
     PRIMARY KEY (relation, name)
 );
 REVOKE ALL ON prodpatterns_private.citus_held_keys FROM PUBLIC;
+-- prodpatterns_private.distribute_log(log, tenant table, table): the audit log distributed
+-- beside the tenant tables, so that a capture trigger on a tenant table's shard writes its
+-- entry into the log's shard of the same tenant, on the same node (Citus refuses any other
+-- write from a shard's query). The log gets a column shard_tenant of the tenant key's type
+-- (a distribution column cannot be generated; the log's tenant_id is text), filled from
+-- tenant_id for the entries it has and by the row capture function for new ones; entries
+-- of no tenant, and those the coordinator's tables write (shared models), hold the type's
+-- zero. Its primary key becomes (shard_tenant, id), its policy takes the form Citus
+-- accepts (no subquery), and it is colocated with table, already distributed.
+CREATE OR REPLACE FUNCTION prodpatterns_private.distribute_log(
+    log regclass, tenant_table regclass, colocated regclass
+) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    key_type text;
+    zero text;
+    pk name;
+    here name;
+    tenant_is text;
+BEGIN
+    IF prodpatterns_private.is_laid_out(log) THEN
+        RETURN;
+    END IF;
+    SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO key_type
+    FROM pg_catalog.pg_constraint AS c
+    JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+    WHERE c.conrelid = tenant_table AND c.contype = 'p';
+    zero := CASE
+        WHEN key_type IN ('smallint', 'integer', 'bigint') THEN '0'
+        WHEN key_type = 'uuid' THEN '00000000-0000-0000-0000-000000000000'
+        ELSE '' END;
+    EXECUTE format('ALTER TABLE %s ADD COLUMN shard_tenant %s NOT NULL DEFAULT %L',
+                   log, key_type, zero);
+    EXECUTE format('UPDATE %s SET shard_tenant = tenant_id::%s WHERE tenant_id <> %L',
+                   log, key_type, '');
+    SELECT c.conname INTO pk FROM pg_catalog.pg_constraint AS c
+    WHERE c.conrelid = log AND c.contype = 'p';
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', log, pk);
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY (shard_tenant, id)', log, pk);
+    SELECT n.nspname INTO here FROM pg_catalog.pg_class AS c
+    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = log;
+    tenant_is := format('tenant_id IS NOT DISTINCT FROM %I.prodpatterns_tenant_id()', here);
+    EXECUTE format('ALTER POLICY prodpatterns_auditlog_tenant ON %s USING (%s) WITH CHECK (%s)',
+                   log, tenant_is, tenant_is);
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    PERFORM pg_catalog.create_distributed_table(log, 'shard_tenant', colocate_with => colocated::text);
+END
+$fn$;
+REVOKE ALL ON FUNCTION prodpatterns_private.distribute_log(regclass, regclass, regclass)
+    FROM PUBLIC;
 -- prodpatterns_private.distribute(table, tenant column, key column, primary key name,
 -- tenant table, tenant tables): the table's primary key becomes (tenant, key), which Citus
 -- needs (every unique constraint of a distributed table includes its distribution
 -- column), and the table is distributed by its tenant column, colocated with every other
 -- tenant table (Citus colocates tables distributed by columns of one type by default).
--- The tenant table becomes a reference table if it is not one yet.
+-- The tenant table becomes a reference table if it is not one yet, and the audit log is
+-- distributed beside the tenant tables (distribute_log()) if it is not yet.
 --
 -- A table with data, migrated before Citus mode, has foreign keys Citus refuses while it
 -- moves: to and from tenant tables still on the coordinator, and to the tenant table
@@ -50,6 +103,7 @@ DECLARE
     pk name;
     k record;
     forced boolean;
+    log regclass;
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition AS p
                WHERE p.logicalrelid = target AND p.partmethod = 'h') THEN
@@ -87,11 +141,20 @@ BEGIN
     IF forced THEN
         EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', target);
     END IF;
+    -- A table with capture triggers (a project that audited it before Citus mode).
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
     PERFORM pg_catalog.create_distributed_table(target, tenant_column);
     IF forced THEN
         EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', target);
     END IF;
     PERFORM prodpatterns_private.make_reference(tenant_table);
+    -- The audit log, beside the tenant tables (the app's tables share one schema).
+    log := pg_catalog.to_regclass(pg_catalog.format('%I.prodpatterns_auditlog',
+        (SELECT n.nspname FROM pg_catalog.pg_class AS c
+         JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = target)));
+    IF log IS NOT NULL THEN
+        PERFORM prodpatterns_private.distribute_log(log, tenant_table, target);
+    END IF;
     FOR k IN
         SELECT h.relation, h.name, h.definition
         FROM prodpatterns_private.citus_held_keys AS h

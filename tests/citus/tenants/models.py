@@ -1,12 +1,14 @@
 """Tenant models of several shapes, distributed on the Citus cluster by their tenant.
 
 Written as a user would (string references, a reference declared before its target), and
-migrated by migrations that ``makemigrations`` wrote in Citus mode.
+migrated by migrations that ``makemigrations`` wrote in Citus mode; the audited ones were
+audited by a later migration (0004), once their tables were distributed.
 """
 
 from django.db import models
 
 from django_prodpatterns.models import (
+    AuditedModel,
     SoftDeleteModel,
     TenantModel,
     TimestampedModel,
@@ -15,7 +17,9 @@ from django_prodpatterns.models import (
 )
 
 
-class Customer(TenantModel, SoftDeleteModel, TimestampedModel):
+class Customer(TenantModel, SoftDeleteModel, TimestampedModel, AuditedModel):
+    audit_redact = ("email",)
+
     name = models.CharField(max_length=100)
     email = models.CharField(max_length=200)
 
@@ -23,19 +27,19 @@ class Customer(TenantModel, SoftDeleteModel, TimestampedModel):
         constraints = [alive_unique("tenant", "email", name="citus_customer_email_alive_uniq")]
 
 
-class Order(TenantModel, SoftDeleteModel, VersionedModel):
+class Order(TenantModel, SoftDeleteModel, VersionedModel, AuditedModel):
     customer = models.ForeignKey("Customer", models.CASCADE, related_name="orders")
     number = models.IntegerField()
     status = models.CharField(max_length=20, default="new")
 
 
-class OrderLine(TenantModel, SoftDeleteModel):
+class OrderLine(TenantModel, SoftDeleteModel, AuditedModel):
     order = models.ForeignKey(Order, models.CASCADE, related_name="lines")
     product = models.ForeignKey("Product", models.PROTECT, related_name="+")
     quantity = models.IntegerField(default=1)
 
 
-class Product(TenantModel):
+class Product(TenantModel, AuditedModel):
     sku = models.CharField(max_length=50)
     name = models.CharField(max_length=100)
 
@@ -56,7 +60,7 @@ class Member(models.Model):
         return f"{self.user_id} in {self.tenant_id}"
 
 
-class Ledger(TenantModel):
+class Ledger(TenantModel, AuditedModel):
     """A table and key of the user's naming (mixed case, a space): every name the layout
     writes is quoted."""
 

@@ -3,6 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+import django_prodpatterns.db.audit
 import django_prodpatterns.db.constraints
 import django_prodpatterns.models.tenancy
 
@@ -155,6 +156,18 @@ class Migration(migrations.Migration):
                 field="account",
                 name="citus_switched_invoice_account_tenant_fk",
                 tenant_field="tenant",
+                version=1,
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="account",
+            constraint=django_prodpatterns.db.audit.AuditTriggers(
+                ignore=[],
+                label="citus_switched.Account",
+                name="citus_switched_account_audit",
+                pk="id",
+                redact=[],
+                tenant="tenant_id",
                 version=1,
             ),
         ),

@@ -3,6 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+import django_prodpatterns.db.audit
 import django_prodpatterns.db.citus
 
 
@@ -13,6 +14,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RemoveConstraint(
+            model_name="account",
+            name="citus_switched_account_audit",
+        ),
         migrations.RemoveConstraint(
             model_name="account",
             name="citus_switched_account_tenant_rls",
@@ -53,6 +58,18 @@ class Migration(migrations.Migration):
             model_name="invoice",
             constraint=django_prodpatterns.db.citus.DistributedTable(
                 field="tenant", name="citus_switched_invoice_citus", version=1
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="account",
+            constraint=django_prodpatterns.db.audit.CitusAuditTriggers(
+                ignore=[],
+                label="citus_switched.Account",
+                name="citus_switched_account_audit",
+                pk="id",
+                redact=[],
+                tenant="tenant_id",
+                version=1,
             ),
         ),
     ]
