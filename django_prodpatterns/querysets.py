@@ -56,6 +56,22 @@ else:
             return cls
 
 
+def rows_of(
+    model: type[models.Model], using: str | None, keys: Iterable[object], tenants: Iterable[object]
+) -> models.QuerySet:
+    """The base manager's rows of ``model`` with these keys, in Citus mode named by their
+    tenants too (``tenants``: those of the instances the keys come from).
+
+    Citus routes a statement by its tenant, and refuses ``SELECT ... FOR UPDATE`` on a
+    distributed table without it; on one server the keys alone are enough.
+    """
+    rows = model._base_manager.using(using).filter(pk__in=list(keys))
+    found = {tenant for tenant in tenants if tenant is not None}
+    if app_settings.citus and is_tenant_scoped(model) and found:
+        rows = rows.filter(**{f"{TENANT_FIELD}_id__in": sorted(found, key=str)})
+    return rows
+
+
 _M = TypeVar("_M", bound=models.Model, covariant=True)
 
 
@@ -181,10 +197,10 @@ class VersionedQuerySetMixin(_QuerySetOf[_M]):
         if VERSION in fields:
             raise refuse_version_write(self.model)
         with transaction.atomic(using=self.db):
+            tenants = [getattr(obj, f"{TENANT_FIELD}_id", None) for obj in rows]
             current = dict(
-                self.model._base_manager.using(self.db)
+                rows_of(self.model, self.db, [obj.pk for obj in rows], tenants)
                 .select_for_update()
-                .filter(pk__in=[obj.pk for obj in rows])
                 .values_list("pk", VERSION)
             )
             for obj in rows:

@@ -10,6 +10,7 @@ checked as text and run where PostgreSQL alone can run them.
 import psycopg
 import pytest
 from django.db import connection, connections
+from django.db.models import Count
 from psycopg import sql as pgsql
 
 from django_prodpatterns import deletion
@@ -20,10 +21,15 @@ from django_prodpatterns.db.citus import (
     CitusRowLevelSecurity,
     DistributedTable,
     ReferenceTable,
+    group_by_whole_rows,
     is_citus,
+    join_within_tenant,
     worker_statements,
 )
 from django_prodpatterns.devserver import citus as cluster
+from django_prodpatterns.exceptions import ConflictError
+from django_prodpatterns.models import Tenant
+from django_prodpatterns.querysets import rows_of
 from tests.composed.models import Invoice, InvoiceLine
 from tests.helpers import APP, CROSS, superuser_url
 
@@ -218,3 +224,76 @@ def test_a_cascade_without_a_tenant_runs_once_per_tenant_in_citus_mode(citus_mod
         with tenant_context(tenant):
             assert Invoice.all_objects.using(APP).count() == 0
             assert InvoiceLine.all_objects.using(APP).count() == 0
+
+
+def test_a_join_between_tenant_models_matches_their_tenants(invoice_tenants):
+    """What makemigrations-time Citus mode sets on a reference between tenant models: its
+    joins (outer ones included, and an exclude() pushed into a subquery) match the tenant
+    of both sides. Run here on one server: the same rows as without."""
+    a, _ = invoice_tenants
+    field = InvoiceLine._meta.get_field("invoice")
+    with tenant_context(a):
+        invoice = Invoice.objects.using(APP).create(number="J-1")
+        InvoiceLine.objects.using(APP).create(invoice=invoice, amount=2)
+        Invoice.objects.using(APP).create(number="J-2")
+        queries = {
+            "select_related": lambda: InvoiceLine.objects.using(APP).select_related("invoice"),
+            "count": lambda: Invoice.objects.using(APP).annotate(n=Count("lines")).order_by("pk"),
+            "exclude": lambda: Invoice.objects.using(APP).exclude(lines__amount=2),
+        }
+        before = {name: [repr(row) for row in make()] for name, make in queries.items()}
+        join_within_tenant(field)
+        try:
+            sql = {name: str(make().query) for name, make in queries.items()}
+            after = {name: [repr(row) for row in make()] for name, make in queries.items()}
+        finally:
+            del field.get_extra_restriction
+    line, invoice_table = InvoiceLine._meta.db_table, Invoice._meta.db_table
+    pair = f'"{invoice_table}"."tenant_id" = ("{line}"."tenant_id")'
+    assert pair in sql["select_related"] and pair in sql["count"]
+    assert "LEFT OUTER JOIN" in sql["count"]
+    assert f'U1."tenant_id" = {a.pk}' in sql["exclude"]  # the subquery's table
+    assert after == before and len(before["count"]) == 2 and before["exclude"]
+
+
+def test_a_citus_connection_groups_tenant_rows_by_all_their_columns(invoice_tenants):
+    """The database's primary key of a distributed table is (tenant, id): GROUP BY lists a
+    tenant model's columns; other models keep Django's short form."""
+    a, _ = invoice_tenants
+    citus_connection = connections.create_connection(APP)
+    try:
+        group_by_whole_rows(citus_connection)
+        group_by_whole_rows(citus_connection)  # once is enough, twice is harmless
+        with tenant_context(a):
+            query = Invoice.objects.using(APP).annotate(n=Count("lines")).query
+            short = query.get_compiler(connection=connections[APP]).as_sql()[0]
+            whole = query.get_compiler(connection=citus_connection).as_sql()[0]
+        shared = Tenant.objects.annotate(n=Count("pk")).query
+        shared_sql = shared.get_compiler(connection=citus_connection).as_sql()[0]
+    finally:
+        citus_connection.close()
+    table = Invoice._meta.db_table
+    assert short.split("GROUP BY")[1].strip() == f'"{table}"."id"'
+    grouped = whole.split("GROUP BY")[1]
+    assert f'"{table}"."note"' in grouped and f'"{table}"."tenant_id"' in grouped
+    assert shared_sql.split("GROUP BY")[1].strip() == '"prodpatterns_tenant"."id"'
+
+
+def test_the_rows_a_version_check_holds_are_named_by_their_tenant(citus_mode, invoice_tenants):
+    """Citus runs SELECT ... FOR UPDATE on a distributed table only with the tenant named:
+    the version checks name it in Citus mode; stale writes are still refused."""
+    a, _ = invoice_tenants
+    with tenant_context(a):
+        invoice = Invoice.objects.using(APP).create(number="V-1")
+        assert '"tenant_id" IN' in str(rows_of(Invoice, APP, [invoice.pk], [a.pk]).query)
+        assert "tenant_id" not in str(rows_of(Tenant, APP, [a.pk], [a.pk]).query)
+        stale = Invoice.objects.using(APP).get(pk=invoice.pk)
+        invoice.note = "first"
+        invoice.save(using=APP)
+        statements, wrapper = recorded()
+        with wrapper, pytest.raises(ConflictError):
+            stale.delete(using=APP)
+        (held,) = [s for s in statements if "FOR UPDATE" in s]
+        assert '"tenant_id" IN' in held
+        with pytest.raises(ConflictError):
+            Invoice.objects.using(APP).bulk_update([stale], ["note"])

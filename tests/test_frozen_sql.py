@@ -41,7 +41,7 @@ RELEASED = {
         "576a52bdb2da6e5be3b15e16c490e8865e0d8f3cd2bf29e03ec8fe489efb2ffd"
     ),
     "citus_distributed_v1.sql": "c58faaf12ea6ced507e52f60353ae108e4d825faec4c5af0216156c15c6ca429",
-    "citus_functions_v1.sql": "4a117d61d9dcb21840cb9322851f762326c86a45335619dd4b593d120c44e1d0",
+    "citus_functions_v1.sql": "eb1b338a1c25c12026fed881ec3538c4474e97cf8232fec6497f45823959b67a",
     "citus_reference_v1.sql": "402359f5496c18123964d3461c0eb2ce374ed524912be80233af69365e01109b",
     "citus_tenant_policy_v1.sql": (
         "e3d41a5277c1f8e4cbeca30decf868b4ec6b8f456edabbb90aec69992d4b0aaa"

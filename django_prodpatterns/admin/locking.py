@@ -26,7 +26,8 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
-from ..markers import CONFLICT_IGNORED_FIELDS, VERSION, is_audited
+from ..markers import CONFLICT_IGNORED_FIELDS, TENANT_FIELD, VERSION, is_audited
+from ..querysets import rows_of
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import InlineModelAdmin, _FieldsetSpec
@@ -121,10 +122,10 @@ class VersionedFormMixin(_ModelFormOf[_VersionedT]):
         # A form's clean() may return None: Django keeps its cleaned_data then.
         seen = (self.cleaned_data if cleaned is None else cleaned).get(FIELD)
         model = type(self.instance)
+        tenant = getattr(self.instance, f"{TENANT_FIELD}_id", None)
         current = (
-            model._base_manager.using(self.instance._state.db)
+            rows_of(model, self.instance._state.db, [self.instance.pk], [tenant])
             .select_for_update()
-            .filter(pk=self.instance.pk)
             .first()
         )
         if current is None or seen == current.version:

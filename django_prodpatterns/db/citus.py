@@ -24,9 +24,12 @@ from typing import cast
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.models.expressions import Col
+from django.db.models.lookups import Exact
 from psycopg import sql as pgsql
 
-from ..markers import TENANT_FIELD_MARKER
+from ..context import get_current_tenant_pk
+from ..markers import TENANT_FIELD, TENANT_FIELD_MARKER, is_tenant_scoped
 from .constraints import RowLevelSecurity, _field, _is_postgresql, _SQLConstraint
 from .versioned import current_function_file, in_schema, sql_file
 
@@ -137,6 +140,64 @@ class CitusRowLevelSecurity(RowLevelSecurity):
     path = "django_prodpatterns.db.citus.CitusRowLevelSecurity"
     kind = "citus_tenant_policy"
     one_statement_at_a_time = True
+
+
+# --- queries ----------------------------------------------------------------------------
+
+# Attribute on a connection's features: grouping is adapted (see group_by_whole_rows()).
+_WHOLE_ROWS = "_prodpatterns_group_by_whole_rows"
+
+
+def group_by_whole_rows(connection: BaseDatabaseWrapper) -> None:
+    """On a Citus connection, Django groups a tenant model's rows by all their selected
+    columns, not by its primary key alone.
+
+    Django shortens ``GROUP BY`` to a table's primary key when the database infers the
+    other columns from it (PostgreSQL does); a distributed tenant table's primary key is
+    ``(tenant, key)`` in the database, not Django's ``key``, so PostgreSQL refuses the
+    short form ("must appear in the GROUP BY clause"). Set on the connection's own
+    features object when it opens.
+    """
+    features = connection.features
+    if features.__dict__.get(_WHOLE_ROWS):
+        return
+    by_key = features.allows_group_by_selected_pks_on_model
+
+    def allows_group_by_selected_pks_on_model(model: type[models.Model]) -> bool:
+        return by_key(model) and not is_tenant_scoped(model)
+
+    features.allows_group_by_selected_pks_on_model = allows_group_by_selected_pks_on_model  # type: ignore[method-assign]
+    features.__dict__[_WHOLE_ROWS] = True
+
+
+def join_within_tenant(field: models.ForeignKey) -> None:
+    """In Citus mode a join along ``field`` (between two tenant models) also matches the
+    tenant columns of its two sides.
+
+    Citus runs a join of distributed tables on one shard only when it can tell that both
+    sides are in it: an outer join (``select_related`` of a nullable reference, a
+    ``Count`` over a reverse one) must join on the distribution column as well. Django
+    adds what a field's ``get_extra_restriction()`` returns to the join's ``ON``; here it
+    is set on the field instance (its class, and so its migrations, stay the user's).
+    """
+
+    def get_extra_restriction(alias: str | None, related_alias: str | None) -> Exact | None:
+        own = cast(models.Field, field.model._meta.get_field(TENANT_FIELD))
+        if alias is None or related_alias is None:
+            # A subquery pushed down (exclude() across a multi-valued relation), whose
+            # other side is the outer query: its one table is held to the current tenant.
+            # Both ends' tenant columns have one name, so either field names it.
+            tenant = get_current_tenant_pk()
+            inner = alias or related_alias
+            return None if tenant is None or inner is None else Exact(Col(inner, own), tenant)
+        target = field.related_model
+        return Exact(
+            Col(alias, cast(models.Field, target._meta.get_field(TENANT_FIELD))),
+            Col(related_alias, own),
+        )
+
+    # django-stubs: Django compiles whatever responds to as_sql(); None is no condition.
+    field.get_extra_restriction = get_extra_restriction  # type: ignore[method-assign,assignment]
 
 
 # --- the signed context on the workers --------------------------------------------------

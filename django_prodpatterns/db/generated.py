@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import cast
 
 from django.db import models
 from django.db.backends.utils import truncate_name
@@ -47,7 +48,7 @@ from ..markers import (
     is_tenant_scoped,
 )
 from .audit import AuditTriggers, CitusAuditTriggers, ThroughAuditTriggers
-from .citus import CitusRowLevelSecurity, DistributedTable, ReferenceTable
+from .citus import CitusRowLevelSecurity, DistributedTable, ReferenceTable, join_within_tenant
 from .constraints import RowLevelSecurity, TenantForeignKey, ThroughRowLevelSecurity
 
 __all__ = [
@@ -191,11 +192,14 @@ def _tenant_key(model: type[models.Model], target: type[models.Model], field: mo
     Django's single-column key is never made (``db_constraint=False``, written into the
     migrations): Citus refuses it between distributed tables.
     """
+    citus = app_settings.while_models_load("CITUS")
+    if citus and is_tenant_scoped(target):
+        join_within_tenant(cast(models.ForeignKey, field))
     if not gets_generated_ddl(target, TENANT_SCOPED_ATTRIBUTE) or not (
         has_database_constraint(field)
     ):
         return  # no (tenant, key) to point at on an unmanaged or multi-table target
-    if app_settings.while_models_load("CITUS"):
+    if citus:
         setattr(field, COMPOSITE_ONLY, True)
         field.db_constraint = False  # type: ignore[attr-defined]  # not in django-stubs
     target_field = field.target_field  # type: ignore[attr-defined]  # a ForeignKey has it

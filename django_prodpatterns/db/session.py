@@ -51,6 +51,7 @@ from psycopg import sql as pgsql
 
 from ..context import channel_values
 from . import signing
+from .citus import group_by_whole_rows
 from .names import CONTEXT_SETTING
 
 SETTING_NAMES = (CONTEXT_SETTING,)
@@ -399,8 +400,8 @@ def install(
         return
     if apply_context not in connection.execute_wrappers:
         connection.execute_wrappers.insert(0, apply_context)
-    if connection.connection is not None:
-        signing.bind(connection)
+    if connection.connection is not None and signing.bind(connection).citus:
+        group_by_whole_rows(connection)
 
 
 def install_on_open_connections() -> None:

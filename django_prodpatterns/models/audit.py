@@ -21,6 +21,7 @@ from ..markers import (
     is_tenant_scoped,
     is_versioned,
 )
+from ..querysets import rows_of
 from ..relations import concrete_model_of
 
 if TYPE_CHECKING:
@@ -179,8 +180,8 @@ class AuditLog(models.Model):
             audit_context(reason=f"revert to audit entry {self.pk}"),
             transaction.atomic(using=using),
         ):
-            rows = model._base_manager.using(using)
-            obj = rows.select_for_update().filter(pk=self.object_pk).first()
+            rows = rows_of(model, using, [self.object_pk], [self.tenant_id])
+            obj = rows.select_for_update().first()
             if obj is None:
                 obj = model(**values)
                 models.Model.save_base(obj, using=using, force_insert=True)

@@ -12,8 +12,8 @@ from django.db.models.sql.where import AND
 from django.utils.translation import gettext_lazy as _
 
 from ..exceptions import ConflictError
-from ..markers import VERSION, alters_data
-from ..querysets import PatternManager, refuse_version_write
+from ..markers import TENANT_FIELD, VERSION, alters_data
+from ..querysets import PatternManager, refuse_version_write, rows_of
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -105,10 +105,8 @@ class VersionedModel(models.Model):
             return
         with transaction.atomic(using=using):
             current = (
-                type(self)
-                ._base_manager.using(using)
+                rows_of(type(self), using, [self.pk], [getattr(self, f"{TENANT_FIELD}_id", None)])
                 .select_for_update()
-                .filter(pk=self.pk)
                 .values_list(VERSION, flat=True)
                 .first()
             )

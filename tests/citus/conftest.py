@@ -20,6 +20,11 @@ from django_prodpatterns.ops.roles import APP_ROLE, CROSS_TENANT_ROLE, grant_app
 
 SWITCHED = "citus_switched"
 
+# The example shop's tests (shop/) run in a child pytest with settings of their own
+# (test_shop_on_citus.py), which sets this; the session collecting the rest leaves them.
+SHOP_RUN = "PRODPATTERNS_CITUS_SHOP_RUN"
+collect_ignore = [] if os.environ.get(SHOP_RUN) else ["shop"]
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_blocker):

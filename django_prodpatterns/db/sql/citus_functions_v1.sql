@@ -104,6 +104,11 @@ DECLARE
     k record;
     forced boolean;
     log regclass;
+    -- The target's schema, quoted: the tables' names are resolved in it (this function's
+    -- search_path is pinned to the catalog).
+    here text := (SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_class AS c
+                  JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                  WHERE c.oid = target);
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition AS p
                WHERE p.logicalrelid = target AND p.partmethod = 'h') THEN
@@ -117,7 +122,7 @@ BEGIN
         WHERE c.contype = 'f'
           AND (c.conrelid = target OR c.confrelid = target
                OR (c.confrelid = tenant_table
-                   AND (c.conrelid IN (SELECT pg_catalog.to_regclass(t)
+                   AND (c.conrelid IN (SELECT pg_catalog.to_regclass(here || '.' || t)
                                        FROM pg_catalog.unnest(tenant_tables) AS t)
                         OR (SELECT r.relrowsecurity FROM pg_catalog.pg_class AS r
                             WHERE r.oid = c.conrelid))))
@@ -149,9 +154,7 @@ BEGIN
     END IF;
     PERFORM prodpatterns_private.make_reference(tenant_table);
     -- The audit log, beside the tenant tables (the app's tables share one schema).
-    log := pg_catalog.to_regclass(pg_catalog.format('%I.prodpatterns_auditlog',
-        (SELECT n.nspname FROM pg_catalog.pg_class AS c
-         JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = target)));
+    log := pg_catalog.to_regclass(here || '.prodpatterns_auditlog');
     IF log IS NOT NULL THEN
         PERFORM prodpatterns_private.distribute_log(log, tenant_table, target);
     END IF;
