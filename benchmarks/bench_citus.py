@@ -23,8 +23,9 @@ mode on the clusters, where the key also goes to every worker) and one table,
 ``--tenants`` tenants, ENABLE + FORCE row level security with the app's tenant policy: on
 the single server its plain form ``tenant_id = (SELECT prodpatterns_tenant_id())::bigint``,
 on the clusters the form Citus accepts (no subquery), and there the table is distributed by
-``tenant_id``. Every query runs as the application role, through the context channel,
-with the tenant in its WHERE as the ORM writes it.
+``tenant_id``. One more tenant, ``--tenants`` + 1, has 1,000 rows of its own (for the bulk
+UPDATE of 3; no other scenario picks it). Every query runs as the application role,
+through the context channel, with the tenant in its WHERE as the ORM writes it.
 
 1. Latency of two queries: an indexed lookup (``WHERE tenant_id = %s AND name = %s``) and
    a page of the 50 newest rows (``WHERE tenant_id = %s ORDER BY created DESC LIMIT 50``):
@@ -48,6 +49,23 @@ with the tenant in its WHERE as the ORM writes it.
    CPU the client process used (in cores) and how busy the machine's CPUs were (from
    ``/proc/stat``), on the single server, the one-worker cluster and the ``CITUS_URL``
    cluster.
+3. Audited writes, on the single server and the ``CITUS_URL`` cluster (not the one-worker
+   cluster: a shorter run): ``bench_audited``, a copy of ``bench_item`` (columns, rows,
+   indexes, policy; on Citus distributed colocated with it) with the app's capture
+   triggers: statement level with transition tables on the single server
+   (``AuditTriggers``, ``prodpatterns_audit()``), row level on the cluster
+   (``CitusAuditTriggers``, ``prodpatterns_audit_row()``), where the audit log is first
+   distributed beside the tables, as Citus mode does with its first tenant table
+   (``prodpatterns_private.distribute_log()``). The same writes on both tables, each in
+   ``transaction.atomic`` under ``tenant_context`` after an untimed read (as a request
+   runs them): (a) an INSERT of one row, (b) an UPDATE of that row by key, (c) an UPDATE
+   of the 1,000 rows of one tenant; each changes a column, so each row it touches writes
+   an entry. Medians of ``--samples`` (of ``max(10, --samples // 50)`` for (c)); targets
+   and tables interleaved per sample; the statement is timed, not the COMMIT. Before
+   that, one write of each kind checks that on the audited table it leaves one entry per
+   row, of the row's tenant (on Citus in that tenant's shard of the log), and on the plain
+   table none; after it, that every measured audited write left its entries. The log
+   grows by 2 entries per one-row sample and 1,000 per bulk one.
 
 Everything runs on this one machine: clients, the single server and every node of both
 clusters share its cores, so a cluster cannot show real scale-out here. What the figures
@@ -87,6 +105,17 @@ from psycopg import sql as pgsql  # noqa: E402
 
 from django_prodpatterns.context import audit_context, tenant_context  # noqa: E402
 from django_prodpatterns.db import session  # noqa: E402
+from django_prodpatterns.db.audit import (  # noqa: E402
+    TRIGGER_SUFFIXES,
+    AuditTriggers,
+    CitusAuditTriggers,
+)
+from django_prodpatterns.db.versioned import (  # noqa: E402
+    in_schema,
+    required_statements,
+    sql_file,
+    template,
+)
 from django_prodpatterns.devserver import citus  # noqa: E402
 from django_prodpatterns.devserver.embedded import (  # noqa: E402
     LocalDatabases,
@@ -96,6 +125,7 @@ from django_prodpatterns.devserver.embedded import (  # noqa: E402
 )
 from django_prodpatterns.ops.roles import (  # noqa: E402
     APP_ROLE,
+    AUDIT_LOG,
     CROSS_TENANT_ROLE,
     grant_app_privileges,
 )
@@ -115,6 +145,28 @@ WHEN = {
     "new": "autocommit, new context",
     "later": "autocommit",
     "tx": "in a transaction",
+}
+
+# 3. audited writes: bench_item (no capture) against its audited copy.
+PLAIN = "bench_item"
+AUDITED = "bench_audited"
+AUDIT_LABEL = "bench.Audited"  # the model label its entries carry
+BATCH = 1_000  # rows of the bulk UPDATE: all the rows of a tenant of their own
+BATCH_WARM_UP = 2  # bulk UPDATEs run and thrown away before the measured ones
+# {table} is PLAIN or AUDITED. Each write really changes a column: an UPDATE that changes
+# nothing writes no entry.
+WRITES = {
+    "insert": "INSERT INTO {table} (tenant_id, id, name, created) VALUES (%s, %s, %s, now())",
+    "update": "UPDATE {table} SET name = %s WHERE tenant_id = %s AND id = %s",
+    "batch": (
+        "UPDATE {table} SET name = 'batch ' || id || ' v' || %s"
+        " WHERE tenant_id = %s AND id BETWEEN %s AND %s"
+    ),
+}
+WRITE_LABELS = {
+    "insert": "INSERT of one row",
+    "update": "UPDATE of one row by key",
+    "batch": f"UPDATE of {BATCH} rows of one tenant",
 }
 
 
@@ -175,38 +227,111 @@ def policy_condition(target: Target) -> str:
     return "tenant_id = (SELECT prodpatterns_tenant_id())::bigint"
 
 
-def build(target: Target, rows: int, tenants: int) -> None:
-    """Migrate the app (signed context functions and key), create and fill the table."""
+def build(target: Target, rows: int, tenants: int, audited: bool) -> None:
+    """Migrate the app (signed context functions and key), create and fill the table; with
+    ``audited`` also its audited copy, with the capture triggers of the mode (and, on
+    Citus, the audit log laid out beside the tables first, as Citus mode does)."""
     with mode(target):
         call_command("migrate", "prodpatterns", database=target.owner, verbosity=0)
     connections[target.owner].close()
-    condition = policy_condition(target)
+    tables = [PLAIN, AUDITED] if audited else [PLAIN]
     with connect(target.databases.owner, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS bench_item")
-        conn.execute(
-            "CREATE TABLE bench_item (tenant_id bigint NOT NULL, id bigint NOT NULL,"
-            " name text NOT NULL, created timestamptz NOT NULL, PRIMARY KEY (tenant_id, id))"
-        )
-        if target.citus:
-            conn.execute("SELECT create_distributed_table('bench_item', 'tenant_id')")
-        # Rows before row level security: Citus moves INSERT ... SELECT with COPY, which it
-        # refuses on a table with RLS.
-        conn.execute(
-            "INSERT INTO bench_item SELECT 1 + g %% %s, g, 'name ' || g,"
-            " now() - g * interval '1 second' FROM generate_series(1, %s) g",
-            [tenants, rows],
-        )
-        conn.execute("CREATE INDEX ON bench_item (tenant_id, name)")
-        conn.execute("CREATE INDEX ON bench_item (tenant_id, created DESC)")
-        conn.execute("ALTER TABLE bench_item ENABLE ROW LEVEL SECURITY")
-        conn.execute("ALTER TABLE bench_item FORCE ROW LEVEL SECURITY")
-        conn.execute(
-            f"CREATE POLICY bench_item_tenant ON bench_item USING ({condition})"
-            f" WITH CHECK ({condition})"
-        )
+        for table in tables:
+            create_table(conn, target, table, rows, tenants)
+        if audited:
+            with mode(target):
+                if target.citus:
+                    distribute_log(conn, target)
+                statements = capture_statements(target)
+            connections[target.owner].close()
+            # One transaction: the Citus template's settings are transaction-local.
+            with conn.transaction():
+                for statement in statements:
+                    conn.execute(statement)
         for role in (APP_ROLE, CROSS_TENANT_ROLE):
             grant_app_privileges(conn, role.name)
-        conn.execute("VACUUM ANALYZE bench_item")
+        for table in tables:
+            conn.execute(f"VACUUM ANALYZE {table}")
+
+
+def create_table(conn: Any, target: Target, table: str, rows: int, tenants: int) -> None:
+    """``table (tenant_id, id, name, created)`` with its rows, indexes and tenant policy; on
+    Citus distributed by ``tenant_id``, colocated with bench_item. Tenant ``tenants + 1``
+    has ``BATCH`` rows of its own, keys ``rows + 1`` to ``rows + BATCH``: what the bulk
+    UPDATE of scenario 3 rewrites, a tenant no other scenario picks."""
+    condition = policy_condition(target)
+    conn.execute(f"DROP TABLE IF EXISTS {table}")
+    conn.execute(
+        f"CREATE TABLE {table} (tenant_id bigint NOT NULL, id bigint NOT NULL,"
+        " name text NOT NULL, created timestamptz NOT NULL, PRIMARY KEY (tenant_id, id))"
+    )
+    if target.citus:
+        colocate = "default" if table == PLAIN else PLAIN
+        conn.execute(
+            f"SELECT create_distributed_table('{table}', 'tenant_id',"
+            f" colocate_with => '{colocate}')"
+        )
+    # Rows before row level security (Citus moves INSERT ... SELECT with COPY, which it
+    # refuses on a table with RLS) and before capture triggers (no entries for them).
+    conn.execute(
+        f"INSERT INTO {table} SELECT 1 + g %% %s, g, 'name ' || g,"
+        " now() - g * interval '1 second' FROM generate_series(1, %s) g",
+        [tenants, rows],
+    )
+    conn.execute(
+        f"INSERT INTO {table} SELECT %s::bigint, g, 'batch ' || g,"
+        " now() - g * interval '1 second' FROM generate_series(%s::bigint, %s::bigint) g",
+        [tenants + 1, rows + 1, rows + BATCH],
+    )
+    conn.execute(f"CREATE INDEX ON {table} (tenant_id, name)")
+    conn.execute(f"CREATE INDEX ON {table} (tenant_id, created DESC)")
+    conn.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    conn.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    conn.execute(
+        f"CREATE POLICY {table}_tenant ON {table} USING ({condition}) WITH CHECK ({condition})"
+    )
+
+
+def distribute_log(conn: Any, target: Target) -> None:
+    """The audit log distributed beside the tables, as the first tenant table's layout does
+    in Citus mode (``prodpatterns_private.distribute()``): a row trigger on a shard may
+    write only into the log's shard of the same tenant on the same node. The app's
+    migrations install the layout functions only for a model that needs them, and the
+    bench distributes its tables itself: the functions are installed here and the log is
+    laid out by ``distribute_log()``, whose "tenant table" argument is read only for the
+    type of its key's first column: bench_item's ``tenant_id``, the tenant key's type (the
+    bench has no tenant table)."""
+    conn.execute(in_schema(sql_file("citus_functions_v1.sql"), connections[target.owner]))
+    conn.execute(
+        "SELECT prodpatterns_private.distribute_log(%s::regclass, %s::regclass, %s::regclass)",
+        [AUDIT_LOG, PLAIN, PLAIN],
+    )
+    groups = conn.execute(
+        "SELECT count(DISTINCT colocationid), count(*) FROM pg_dist_partition"
+        " WHERE logicalrelid IN (%s::regclass, %s::regclass, %s::regclass)",
+        [AUDIT_LOG, PLAIN, AUDITED],
+    ).fetchone()
+    if groups != (1, 3):
+        raise RuntimeError(f"{target.label}: the log is not colocated with the tables: {groups}")
+
+
+def capture_statements(target: Target) -> list[str]:
+    """The audited table's capture triggers as the app's migration creates them for a model
+    (what the template's ``requires`` names, created when missing, then ``create``):
+    statement level with transition tables on one server (AuditTriggers), row level on
+    Citus (CitusAuditTriggers). No column redacted or ignored."""
+    kind = CitusAuditTriggers if target.citus else AuditTriggers
+    triggers = template(kind.kind, kind.current_version)
+    arguments = [AUDIT_LABEL, "id", "tenant_id", "[]", "[]"]  # label, key, tenant, ...
+    values = {
+        "table": AUDITED,
+        "arguments": ", ".join(pgsql.Literal(value).as_string(None) for value in arguments),
+        **{f"name{suffix}": f"{AUDITED}_audit{suffix}" for suffix in TRIGGER_SUFFIXES},
+    }
+    return [
+        *required_statements(triggers.files("requires"), connections[target.owner]),
+        *triggers.statements("create", values),
+    ]
 
 
 def create_databases(targets: list[Target]) -> None:
@@ -479,6 +604,144 @@ def throughput(targets: list[Target], args: argparse.Namespace) -> None:
         )
 
 
+# --- 3. audited writes -------------------------------------------------------------------
+
+
+def write(
+    target: Target, table: str, tenant: int, key: int, steps: list[tuple[str, list[object], int]]
+) -> list[float]:
+    """One transaction under ``tenant_context``, as a request runs: an untimed read of row
+    ``key`` (the context goes with it and, on Citus, the shard's connection opens), then
+    each step, (write, params, rows it must touch), timed. The times of the steps."""
+    times = []
+    with (
+        mode(target),
+        tenant_context(tenant),
+        transaction.atomic(using=target.alias),
+        connections[target.alias].cursor() as cursor,
+    ):
+        cursor.execute(f"SELECT name FROM {table} WHERE tenant_id = %s AND id = %s", [tenant, key])
+        cursor.fetchall()
+        for kind, params, rows in steps:
+            start = time.perf_counter()
+            cursor.execute(WRITES[kind].format(table=table), params)
+            times.append(time.perf_counter() - start)
+            if cursor.rowcount != rows:
+                raise RuntimeError(
+                    f"{target.label}, {table}, {kind}: {cursor.rowcount} rows, not {rows}"
+                )
+    return times
+
+
+def one_row(tenant: int, key: int, sample: int) -> list[tuple[str, list[object], int]]:
+    """Scenarios (a) and (b): insert row ``key`` of ``tenant``, then change its name."""
+    return [
+        ("insert", [tenant, key, f"new {key}"], 1),
+        ("update", [f"new {key} v{sample}", tenant, key], 1),
+    ]
+
+
+def bulk(args: argparse.Namespace, sample: int) -> list[tuple[str, list[object], int]]:
+    """Scenario (c): every row of the batch tenant gets a name it did not have."""
+    return [("batch", [str(sample), args.tenants + 1, args.rows + 1, args.rows + BATCH], BATCH)]
+
+
+def count_entries(target: Target) -> int:
+    """The entries in the log, counted as its owner (row level security not FORCEd)."""
+    with connect(target.databases.owner, autocommit=True) as conn:
+        return conn.execute(
+            f"SELECT count(*) FROM {AUDIT_LOG} WHERE model = %s", [AUDIT_LABEL]
+        ).fetchone()[0]
+
+
+def check_entries(target: Target, args: argparse.Namespace, tenant: int, key: int) -> None:
+    """Once before timing: each audited write leaves one entry per row it touched, of the
+    row's tenant (on Citus in the log's shard of that tenant), and the same writes on the
+    plain table leave none. Fails loudly."""
+    for table in (PLAIN, AUDITED):
+        for step in [*one_row(tenant, key, -1), *bulk(args, -1)]:
+            kind, _params, rows = step
+            before = count_entries(target)
+            write(target, table, args.tenants + 1 if kind == "batch" else tenant, key, [step])
+            added = count_entries(target) - before
+            wanted = rows if table == AUDITED else 0
+            if added != wanted:
+                raise RuntimeError(
+                    f"{target.label}: {kind} on {table} wrote {added} audit entries, not {wanted}"
+                )
+    shard = "shard_tenant::text <> tenant_id" if target.citus else "false"
+    with connect(target.databases.owner, autocommit=True) as conn:
+        wrong = conn.execute(
+            "SELECT count(*) FILTER (WHERE tenant_id IS DISTINCT FROM"
+            " (CASE object_pk WHEN %s THEN %s ELSE %s END)),"
+            f" count(*) FILTER (WHERE {shard}) FROM {AUDIT_LOG} WHERE model = %s",
+            [str(key), str(tenant), str(args.tenants + 1), AUDIT_LABEL],
+        ).fetchone()
+    if wrong != (0, 0):
+        raise RuntimeError(f"{target.label}: entries of the wrong tenant, shard: {wrong}")
+
+
+def audited_writes(
+    targets: list[Target], args: argparse.Namespace, picks: list[tuple[int, str]]
+) -> None:
+    """Scenarios (a), (b) and (c), plain table against audited, targets and tables
+    interleaved per sample. The log gains 2 entries per one-row sample and ``BATCH`` per
+    bulk sample: bounded by ``--samples`` (the databases are dropped at the end)."""
+    keys = iter(range(args.rows + BATCH + 1, sys.maxsize))  # new rows, in no tenant yet
+    check_key = next(keys)
+    for target in targets:
+        check_entries(target, args, picks[0][0], check_key)
+    before = {target.label: count_entries(target) for target in targets}
+    times: dict[tuple[str, str, str], list[float]] = {
+        (target.label, table, kind): []
+        for target in targets
+        for table in (PLAIN, AUDITED)
+        for kind in WRITES
+    }
+    bulk_samples = max(10, args.samples // 50)
+    runs = [(sample, "one") for sample in range(len(picks))]
+    runs += [(sample, "bulk") for sample in range(BATCH_WARM_UP + bulk_samples)]
+    for sample, what in runs:
+        if what == "one":
+            tenant, key, warm = picks[sample][0], next(keys), WARM_UP
+            steps = one_row(tenant, key, sample)
+        else:
+            tenant, key, warm = args.tenants + 1, args.rows + 1, BATCH_WARM_UP
+            steps = bulk(args, sample)
+        for target in targets:
+            tables = (PLAIN, AUDITED) if sample % 2 == 0 else (AUDITED, PLAIN)
+            for table in tables:
+                elapsed = write(target, table, tenant, key, steps)
+                if sample >= warm:
+                    for (kind, _params, _rows), seconds in zip(steps, elapsed, strict=True):
+                        times[(target.label, table, kind)].append(seconds)
+    for target in targets:  # every write since the check left its entries, no more
+        added = count_entries(target) - before[target.label]
+        wanted = 2 * len(picks) + BATCH * (BATCH_WARM_UP + bulk_samples)
+        if added != wanted:
+            raise RuntimeError(f"{target.label}: {added} audit entries, not {wanted}")
+    print(
+        "| statement | database | plain | audited | audited / plain"
+        " | audited - plain per entry µs |"
+    )
+    print("|---|---|---|---|---|---|")
+    for kind, label in WRITE_LABELS.items():
+        rows, unit = (BATCH, "ms") if kind == "batch" else (1, "µs")
+        for target in targets:
+            plain = statistics.median(times[(target.label, PLAIN, kind)])
+            audited = statistics.median(times[(target.label, AUDITED, kind)])
+            per_entry = (audited - plain) / rows * 1e6
+            print(
+                f"| {label} | {target.label} | {duration(plain, unit)} | {duration(audited, unit)}"
+                f" | {audited / plain:.2f} | {per_entry:+.1f} |"
+            )
+
+
+def duration(seconds: float, unit: str) -> str:
+    """One unit for a statement's cells (µs for one row, ms for the bulk UPDATE)."""
+    return f"{seconds * 1e3:.1f} ms" if unit == "ms" else f"{seconds * 1e6:.0f} µs"
+
+
 # --- main --------------------------------------------------------------------------------
 
 
@@ -499,9 +762,10 @@ def make_picks(rows: int, tenants: int, count: int) -> list[tuple[int, str]]:
 def run(targets: list[Target], args: argparse.Namespace, load: float) -> None:
     create_databases(targets)
     configure(targets)
+    audited = [targets[0], targets[-1]]  # the one-worker cluster: not for scenario 3
     for target in targets:
         progress(f"Building {NAME} on {target.label}...")
-        build(target, args.rows, args.tenants)
+        build(target, args.rows, args.tenants, target in audited)
     print(
         f"Servers ({os.cpu_count()} cores, 1-minute load average before the run: {load:.2f};"
         " other work on the machine skews every figure):\n"
@@ -524,6 +788,12 @@ def run(targets: list[Target], args: argparse.Namespace, load: float) -> None:
     progress("Measuring throughput...")
     throughput(targets, args)
     print(
+        f"\n### 3. Audited writes: application role, in a transaction; median of"
+        f" {args.samples} samples ({max(10, args.samples // 50)} for the {BATCH}-row UPDATE)\n"
+    )
+    progress("Measuring audited writes...")
+    audited_writes(audited, args, picks)
+    print(
         f"\nEverything ran on this one machine ({os.cpu_count()} cores), shared by the client"
         " threads (one Python process), the single server and every node of both clusters:"
         " no real scale-out can show here. When the machine's CPU is busy near 100%,"
@@ -531,7 +801,9 @@ def run(targets: list[Target], args: argparse.Namespace, load: float) -> None:
         " latency ratios are the per-statement price of Citus: the coordinator-to-worker hop"
         " (the baseline rows) and, in Citus mode, the context sent as a statement of its own"
         " (BEGIN; SET LOCAL ... and COMMIT in autocommit), forwarded to the worker and"
-        " verified in full there."
+        " verified in full there. The audited writes compare a table with capture triggers"
+        " with one without on the same server: on the single server one INSERT ... SELECT"
+        " of the statement's entries, on Citus one entry INSERT per row, on the shard."
     )
 
 

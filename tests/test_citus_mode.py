@@ -9,8 +9,9 @@ checked as text and run where PostgreSQL alone can run them.
 
 import psycopg
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, models
 from django.db.models import Count
+from django.test.utils import isolate_apps
 from psycopg import sql as pgsql
 
 from django_prodpatterns import deletion
@@ -19,6 +20,7 @@ from django_prodpatterns.context import tenant_context
 from django_prodpatterns.db import signing
 from django_prodpatterns.db.citus import (
     CitusRowLevelSecurity,
+    CitusTenantForeignKey,
     DistributedTable,
     ReferenceTable,
     group_by_whole_rows,
@@ -26,9 +28,10 @@ from django_prodpatterns.db.citus import (
     join_within_tenant,
     worker_statements,
 )
+from django_prodpatterns.db.constraints import TenantForeignKey
 from django_prodpatterns.devserver import citus as cluster
 from django_prodpatterns.exceptions import ConflictError
-from django_prodpatterns.models import Tenant
+from django_prodpatterns.models import Tenant, TenantModel
 from django_prodpatterns.querysets import rows_of
 from tests.composed.models import Invoice, InvoiceLine
 from tests.helpers import APP, CROSS, superuser_url
@@ -297,3 +300,29 @@ def test_the_rows_a_version_check_holds_are_named_by_their_tenant(citus_mode, in
         assert '"tenant_id" IN' in held
         with pytest.raises(ConflictError):
             Invoice.objects.using(APP).bulk_update([stale], ["note"])
+
+
+@isolate_apps("tests.testapp")
+def test_a_reference_between_tenant_models_is_checked_at_once_in_citus_mode(settings):
+    """Citus checks a deferred key at commit on the worker, where a reference to another
+    tenant's row ends in "could not commit transaction": in Citus mode the composite key
+    is immediate, Django's single-column one is not made, and joins carry the tenant."""
+    settings.PRODPATTERNS = {**settings.PRODPATTERNS, "CITUS": True}
+
+    class Shelf(TenantModel):
+        class Meta:
+            app_label = "testapp"
+
+    class Book(TenantModel):
+        shelf = models.ForeignKey(Shelf, models.CASCADE)
+
+        class Meta:
+            app_label = "testapp"
+
+    (key,) = [c for c in Book._meta.constraints if isinstance(c, TenantForeignKey)]
+    assert type(key) is CitusTenantForeignKey
+    field = Book._meta.get_field("shelf")
+    assert field.db_constraint is False and "get_extra_restriction" in field.__dict__
+    with connection.schema_editor(collect_sql=True) as editor:
+        sql = key.create_sql(Book, editor)
+    assert sql.endswith("NOT DEFERRABLE") and "DEFERRED" not in sql

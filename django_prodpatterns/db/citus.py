@@ -30,10 +30,16 @@ from psycopg import sql as pgsql
 
 from ..context import get_current_tenant_pk
 from ..markers import TENANT_FIELD, TENANT_FIELD_MARKER, is_tenant_scoped
-from .constraints import RowLevelSecurity, _field, _is_postgresql, _SQLConstraint
+from .constraints import (
+    RowLevelSecurity,
+    TenantForeignKey,
+    _field,
+    _is_postgresql,
+    _SQLConstraint,
+)
 from .versioned import current_function_file, in_schema, sql_file
 
-__all__ = ["CitusRowLevelSecurity", "DistributedTable", "ReferenceTable"]
+__all__ = ["CitusRowLevelSecurity", "CitusTenantForeignKey", "DistributedTable", "ReferenceTable"]
 
 # Attribute on a schema editor: how many layout statements lead its deferred SQL.
 _LAYOUT_COUNT = "_prodpatterns_citus_layout"
@@ -139,6 +145,20 @@ class CitusRowLevelSecurity(RowLevelSecurity):
 
     path = "django_prodpatterns.db.citus.CitusRowLevelSecurity"
     kind = "citus_tenant_policy"
+    one_statement_at_a_time = True
+
+
+class CitusTenantForeignKey(TenantForeignKey):
+    """:class:`~.constraints.TenantForeignKey` between distributed tables: checked at once.
+
+    Citus checks a deferred key on the worker at commit, where a reference to another
+    tenant's row fails with "could not commit transaction" instead of the foreign key
+    violation (``SET CONSTRAINTS`` does not reach the workers). SQL:
+    ``sql/citus_tenant_key_v<N>.sql``.
+    """
+
+    path = "django_prodpatterns.db.citus.CitusTenantForeignKey"
+    kind = "citus_tenant_key"
     one_statement_at_a_time = True
 
 

@@ -48,7 +48,13 @@ from ..markers import (
     is_tenant_scoped,
 )
 from .audit import AuditTriggers, CitusAuditTriggers, ThroughAuditTriggers
-from .citus import CitusRowLevelSecurity, DistributedTable, ReferenceTable, join_within_tenant
+from .citus import (
+    CitusRowLevelSecurity,
+    CitusTenantForeignKey,
+    DistributedTable,
+    ReferenceTable,
+    join_within_tenant,
+)
 from .constraints import RowLevelSecurity, TenantForeignKey, ThroughRowLevelSecurity
 
 __all__ = [
@@ -213,7 +219,7 @@ def _tenant_key(model: type[models.Model], target: type[models.Model], field: mo
         )
     _add(
         model,
-        TenantForeignKey.current(
+        (CitusTenantForeignKey if citus else TenantForeignKey).current(
             name=constraint_name(model, f"{field.name}_tenant_fk"),
             field=field.name,
             tenant_field=TENANT_FIELD,

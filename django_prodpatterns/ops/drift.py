@@ -34,7 +34,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import CursorWrapper
 
 from ..db.audit import TRIGGER_SUFFIXES, AuditTriggers
-from ..db.citus import DistributedTable, ReferenceTable, is_citus
+from ..db.citus import CitusTenantForeignKey, DistributedTable, ReferenceTable, is_citus
 from ..db.constraints import (
     TENANT_FUNCTION,
     RowLevelSecurity,
@@ -311,7 +311,8 @@ def _key(columns: list[str], target: list[str], deferrable: bool, deferred: bool
 
 
 def tenant_key_differences(connection: BaseDatabaseWrapper) -> list[str]:
-    """Every reference between tenant models is its (tenant, key) foreign key, deferred."""
+    """Every reference between tenant models is its (tenant, key) foreign key, deferred
+    (on Citus, checked at once)."""
     found = []
     with connection.cursor() as cursor:
         for item in _generated((TenantForeignKey,)):
@@ -320,11 +321,13 @@ def tenant_key_differences(connection: BaseDatabaseWrapper) -> list[str]:
             target = fk.related_model._meta
             tenant = item.constraint.tenant_field
             where = f"{opts.label}.{fk.name} ({opts.db_table})"
+            # Deferred, as Django's keys are; on Citus checked at once (CitusTenantForeignKey).
+            deferred = not isinstance(item.constraint, CitusTenantForeignKey)
             want = (
                 [opts.get_field(tenant).column, fk.column],
                 [target.get_field(tenant).column, fk.target_field.column],
-                True,
-                True,
+                deferred,
+                deferred,
             )
             cursor.execute(
                 SINGLE_COLUMN_KEY_SQL,

@@ -58,11 +58,28 @@ def _make(model, tenant, made):
     }[model]()
 
 
+# A row of another tenant model that references the given one: the kit proves that A cannot
+# reference B's row (the composite key, checked at once on the shard).
+REFERENCES = {
+    Customer: lambda customer: Order(customer=customer, number=98),
+    Order: lambda order: OrderLine(
+        order=order, product=Product.objects.using(APP).order_by("pk").first()
+    ),
+    Product: lambda product: OrderLine(
+        order=Order.objects.using(APP).order_by("pk").first(), product=product
+    ),
+}
+
+
 @pytest.mark.parametrize("model", TENANT_MODELS, ids=lambda m: m.__name__)
 def test_the_leak_kit_passes_on_every_distributed_model(shop, model):
     tenants, made = shop
     assert_tenant_isolation(
-        model, lambda tenant: _make(model, tenant, made), tenants=tenants, using=APP
+        model,
+        lambda tenant: _make(model, tenant, made),
+        tenants=tenants,
+        using=APP,
+        reference=REFERENCES.get(model),
     )
 
 

@@ -486,7 +486,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="orderitem",
-            constraint=django_prodpatterns.db.constraints.TenantForeignKey(
+            constraint=django_prodpatterns.db.citus.CitusTenantForeignKey(
                 field="order",
                 name="shop_orderitem_order_tenant_fk",
                 tenant_field="tenant",
@@ -495,7 +495,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="orderitem",
-            constraint=django_prodpatterns.db.constraints.TenantForeignKey(
+            constraint=django_prodpatterns.db.citus.CitusTenantForeignKey(
                 field="product",
                 name="shop_orderitem_product_tenant_fk",
                 tenant_field="tenant",
@@ -504,7 +504,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="order",
-            constraint=django_prodpatterns.db.constraints.TenantForeignKey(
+            constraint=django_prodpatterns.db.citus.CitusTenantForeignKey(
                 field="customer",
                 name="shop_order_customer_tenant_fk",
                 tenant_field="tenant",

@@ -19,6 +19,10 @@ class Migration(migrations.Migration):
             name="citus_switched_account_audit",
         ),
         migrations.RemoveConstraint(
+            model_name="invoice",
+            name="citus_switched_invoice_account_tenant_fk",
+        ),
+        migrations.RemoveConstraint(
             model_name="account",
             name="citus_switched_account_tenant_rls",
         ),
@@ -69,6 +73,15 @@ class Migration(migrations.Migration):
                 pk="id",
                 redact=[],
                 tenant="tenant_id",
+                version=1,
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="invoice",
+            constraint=django_prodpatterns.db.citus.CitusTenantForeignKey(
+                field="account",
+                name="citus_switched_invoice_account_tenant_fk",
+                tenant_field="tenant",
                 version=1,
             ),
         ),

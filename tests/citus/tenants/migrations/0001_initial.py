@@ -319,7 +319,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="order",
-            constraint=django_prodpatterns.db.constraints.TenantForeignKey(
+            constraint=django_prodpatterns.db.citus.CitusTenantForeignKey(
                 field="customer",
                 name="citus_tenants_order_customer_tenant_fk",
                 tenant_field="tenant",
@@ -328,7 +328,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="orderline",
-            constraint=django_prodpatterns.db.constraints.TenantForeignKey(
+            constraint=django_prodpatterns.db.citus.CitusTenantForeignKey(
                 field="order",
                 name="citus_tenants_orderline_order_tenant_fk",
                 tenant_field="tenant",
@@ -337,7 +337,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="orderline",
-            constraint=django_prodpatterns.db.constraints.TenantForeignKey(
+            constraint=django_prodpatterns.db.citus.CitusTenantForeignKey(
                 field="product",
                 name="citus_tenants_orderline_product_tenant_fk",
                 tenant_field="tenant",
