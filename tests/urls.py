@@ -6,6 +6,8 @@ from tests.testapp import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("projects/", views.projects),
+    path("logged/", views.logged),
+    path("alogged/", views.alogged),
     path("aprojects/", views.aprojects),
     path("needs-tenant/", views.needs_tenant),
     path("audit/touch/", views.touch_document),

@@ -1,6 +1,7 @@
 """Views for the middleware tests; they read through the application role's alias."""
 
 import asyncio
+import logging
 
 from django.db import connections
 from django.http import JsonResponse
@@ -97,3 +98,15 @@ def entries(request):
     return JsonResponse(
         {"pks": [e.pk for e in page], "next": page.next_cursor, "previous": page.previous_cursor}
     )
+
+
+def logged(request):
+    """Logs one line while the request's context is in force (tests/test_logs.py)."""
+    logging.getLogger("tests.requests").info("handled %s", request.path)
+    return JsonResponse({"tenant": request.tenant.pk})
+
+
+async def alogged(request):
+    """The same from an async view."""
+    logging.getLogger("tests.requests").info("handled %s", request.path)
+    return JsonResponse({"tenant": request.tenant.pk})
