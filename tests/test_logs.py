@@ -127,8 +127,10 @@ def test_concurrent_tasks_each_log_their_own_context(lines):
 
 @pytest.mark.django_db(transaction=True, databases=["default", APP])
 @pytest.mark.parametrize("path", ["/logged/", "/alogged/"], ids=["sync", "async"])
-def test_a_request_logs_its_tenant_user_and_id(tenant_pair, lines, path):
+def test_a_request_logs_its_tenant_user_and_id(tenant_pair, lines, path, settings):
     a, _ = tenant_pair
+    # Users are members through Member (also under tests.settings_bare, which sets nothing).
+    settings.PRODPATTERNS = {**settings.PRODPATTERNS, "TENANT_USER_ATTRIBUTE": "member.tenant"}
     user = User.objects.create_user("logger")
     Member.objects.create(user=user, tenant_id=a.pk)
     headers = {"X-Request-ID": "req-http"}
