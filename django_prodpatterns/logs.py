@@ -75,13 +75,17 @@ class JsonFormatter(logging.Formatter):
     and the exception, if any. Values that are not JSON are written as their text."""
 
     def format(self, record: logging.LogRecord) -> str:
-        values = dict(zip(CONTEXT_ATTRIBUTES, _context_values(), strict=True))
+        if all(hasattr(record, name) for name in CONTEXT_ATTRIBUTES):  # the filter ran
+            context = {name: getattr(record, name) for name in CONTEXT_ATTRIBUTES}
+        else:
+            values = dict(zip(CONTEXT_ATTRIBUTES, _context_values(), strict=True))
+            context = {name: getattr(record, name, values[name]) for name in CONTEXT_ATTRIBUTES}
         line: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            **{name: getattr(record, name, values[name]) for name in CONTEXT_ATTRIBUTES},
+            **context,
         }
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

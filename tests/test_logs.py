@@ -147,3 +147,12 @@ def test_a_request_logs_its_tenant_user_and_id(tenant_pair, lines, path, setting
     assert plain[-1] == f"INFO [{a.pk} {user.pk} req-http] handled {path}"
     assert structured[-1]["tenant"] == str(a.pk)
     user.delete()
+
+
+def test_the_json_formatter_reads_the_context_itself_without_the_filter():
+    """A handler without ContextFilter: the structured line still says the context."""
+    record = logging.LogRecord("tests.logs", logging.INFO, __file__, 1, "bare", None, None)
+    with tenant_context(9), audit_context(actor=3, request_id="req-bare"):
+        line = json.loads(JsonFormatter().format(record))
+    assert (line["tenant"], line["actor"], line["request_id"]) == ("9", "3", "req-bare")
+    assert json.loads(JsonFormatter().format(record))["tenant"] == "-"
